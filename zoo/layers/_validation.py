@@ -1,0 +1,40 @@
+"""Argument checks shared by the zoo layers (private).
+
+Every check raises a one-line `ValueError` that names the offending argument,
+in the style of Keras's own messages.
+"""
+
+
+def check_positive_int(name, value):
+    """Raises `ValueError` unless `value` is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_rate(name, value):
+    """Raises `ValueError` unless `value` is a float in `[0, 1)`."""
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = None
+    if rate is None or not 0.0 <= rate < 1.0:
+        raise ValueError(
+            f"Argument `{name}` must be a float in [0, 1). "
+            f"Received: {name}={value!r}"
+        )
+    return rate
+
+
+def check_rank(layer_name, input_shape, expected, what):
+    """Raises `ValueError` unless `input_shape` has rank `expected`."""
+    if input_shape is None or len(input_shape) not in expected:
+        rank = None if input_shape is None else len(input_shape)
+        raise ValueError(
+            f"Argument `inputs` of {layer_name} must have rank "
+            f"{' or '.join(str(r) for r in expected)} ({what}). "
+            f"Received: inputs.shape={tuple(input_shape or ())} (rank {rank})"
+        )
