@@ -1,0 +1,201 @@
+"""FusedLSTM (the fast path) must compute exactly what RNN(FusedLSTMCell) does."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from layer_testing import TINY
+from layer_testing import check_variational_dropout
+from layer_testing import numpy_lstm
+from layer_testing import random_fused_weights
+from layer_testing import run_layer_test
+from layer_testing import value_and_gradients
+from zoo.layers import FusedLSTM
+from zoo.layers import FusedLSTMCell
+
+B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
+
+
+def pair(**kwargs):
+    """A FusedLSTM and the plain RNN(FusedLSTMCell) with the same weights."""
+    layer_kwargs = {
+        k: kwargs.pop(k)
+        for k in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")
+        if k in kwargs
+    }
+    fast = FusedLSTM(U, **kwargs, **layer_kwargs)
+    plain = keras.layers.RNN(FusedLSTMCell(U, **kwargs), **layer_kwargs)
+    return fast, plain
+
+
+def test_layer_contract(tmp_path):
+    run_layer_test(
+        FusedLSTM,
+        dict(
+            units=U,
+            return_sequences=True,
+            unit_forget_bias=False,
+            forget_bias=0.5,
+            bias_regularizer="l2",
+            dropout=0.1,
+            recurrent_dropout=0.1,
+            seed=2,
+        ),
+        np.random.default_rng(0).normal(size=(B, T, F)).astype("float32"),
+        (B, T, U),
+        tmp_path=tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(return_sequences=True),
+        dict(return_sequences=True, forget_bias=1.0),
+        dict(return_sequences=True, use_bias=False, forget_bias=0.5),
+        dict(return_sequences=True, go_backwards=True),
+        dict(return_sequences=False, unroll=True),
+    ],
+    ids=["plain", "forget_bias", "no_bias", "go_backwards", "last_unrolled"],
+)
+def test_matches_cell_forward_and_gradients(kwargs):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    fast, plain = pair(**kwargs)
+    for layer in (fast, plain):
+        layer.build(x.shape)
+    weights = random_fused_weights(F, U)[: 3 if kwargs.get("use_bias", True) else 2]
+    fast.set_weights(weights)
+    plain.set_weights(weights)
+    out_shape = (B, T, U) if kwargs["return_sequences"] else (B, U)
+    w_out = rng.normal(size=out_shape).astype("float32")
+    out, grads = value_and_gradients(fast, x, w_out)
+    ref_out, ref_grads = value_and_gradients(plain, x, w_out)
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+    assert len(grads) == len(ref_grads) == 1 + len(weights)
+    for g, ref in zip(grads, ref_grads):
+        assert np.abs(ref).max() > 0
+        np.testing.assert_allclose(g, ref, atol=1e-5)
+
+
+def test_matches_numpy_reference_and_keras_lstm():
+    x = np.random.default_rng(1).normal(size=(B, T, F)).astype("float32")
+    weights = random_fused_weights(F, U, seed=1)
+    fast = FusedLSTM(U, return_sequences=True, return_state=True)
+    keras_lstm = keras.layers.LSTM(U, return_sequences=True, return_state=True)
+    for layer in (fast, keras_lstm):
+        layer.build(x.shape)
+        layer.set_weights(weights)
+    ref, h, c = numpy_lstm(x, *weights)
+    for outputs in (fast(x), keras_lstm(x)):
+        for got, want in zip(outputs, (ref, h, c)):
+            np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_stateful_chunks_equal_whole_and_cell():
+    x = np.random.default_rng(2).normal(size=(B, 3 * T, F)).astype("float32")
+    weights = random_fused_weights(F, U, seed=2)
+    fast, plain = pair(return_sequences=True, stateful=True)
+    for layer in (fast, plain):
+        layer.build((B, T, F))
+        layer.set_weights(weights)
+    chunks = [x[:, i * T : (i + 1) * T] for i in range(3)]
+    fast_out = np.concatenate([fast(c) for c in chunks], axis=1)
+    plain_out = np.concatenate([plain(c) for c in chunks], axis=1)
+    np.testing.assert_allclose(fast_out, plain_out, atol=1e-5)
+    np.testing.assert_allclose(fast_out, numpy_lstm(x, *weights)[0], atol=1e-5)
+    fast.reset_state()
+    np.testing.assert_allclose(fast(chunks[0]), fast_out[:, :T], atol=1e-6)
+
+
+def test_stateful_gradients_match_cell():
+    x = np.random.default_rng(3).normal(size=(B, 2 * T, F)).astype("float32")
+    weights = random_fused_weights(F, U, seed=3)
+    fast, plain = pair(return_sequences=True, stateful=True)
+    w_out = np.random.default_rng(4).normal(size=(B, T, U)).astype("float32")
+    for layer in (fast, plain):
+        layer.build((B, T, F))
+        layer.set_weights(weights)
+        layer(x[:, :T])  # first chunk sets the state
+    _, grads = value_and_gradients(fast, x[:, T:], w_out)
+    _, ref_grads = value_and_gradients(plain, x[:, T:], w_out)
+    for g, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, ref, atol=1e-5)
+
+
+def test_initial_state_and_mask_match_cell():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    h0, c0 = (rng.normal(size=(B, U)).astype("float32") for _ in range(2))
+    mask = np.ones((B, T), bool)
+    mask[0, 3:] = False
+    mask[2, 1:] = False
+    weights = random_fused_weights(F, U, seed=5)
+    fast, plain = pair(return_sequences=True, return_state=True)
+    for layer in (fast, plain):
+        layer.build(x.shape)
+        layer.set_weights(weights)
+    got = fast(x, initial_state=[h0, c0], mask=mask)
+    want = plain(x, initial_state=[h0, c0], mask=mask)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    # Masked steps carry the state: sample 2 stops after its first step.
+    step1 = numpy_lstm(x[2:3, :1], *weights, h0=h0[2:3], c0=c0[2:3])
+    np.testing.assert_allclose(got[1][2:3], step1[1], atol=1e-5)
+
+
+def test_dropout_is_the_cells_dropout():
+    """Same seed: the fast path draws and applies the very masks the cell does."""
+    x = np.random.default_rng(6).normal(size=(B, T, F)).astype("float32")
+    fast, plain = pair(return_sequences=True, dropout=0.3, recurrent_dropout=0.4, seed=11)
+    for layer in (fast, plain):
+        layer.build(x.shape)
+        layer.set_weights(random_fused_weights(F, U, seed=6))
+    np.testing.assert_allclose(fast(x, training=True), plain(x, training=True), atol=1e-5)
+
+
+def test_variational_dropout():
+    check_variational_dropout(
+        lambda rate, rec_rate, seed: FusedLSTM(
+            8, return_sequences=True, dropout=rate, recurrent_dropout=rec_rate, seed=seed
+        ),
+        lambda layer, weights: layer.set_weights(weights),
+    )
+
+
+def test_mixed_bfloat16_keeps_float32_carry():
+    x = np.random.default_rng(7).normal(size=(B, T, F)).astype("float32")
+    weights = random_fused_weights(F, U, seed=7)
+    mixed = FusedLSTM(U, return_sequences=True, dtype="mixed_bfloat16")
+    mixed.build(x.shape)
+    mixed.set_weights(weights)
+    assert mixed.cell.kernel.dtype == "float32"
+    out = mixed(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"
+    ref = numpy_lstm(x, *weights)[0]
+    error = np.abs(keras.ops.convert_to_numpy(keras.ops.cast(out, "float32")) - ref).max()
+    assert error < 3e-2, error
+
+
+def test_properties_and_config():
+    layer = FusedLSTM(5, dropout=0.25, forget_bias=1.0, seed=4, stateful=True)
+    assert (layer.units, layer.dropout, layer.forget_bias, layer.seed) == (5, 0.25, 1.0, 4)
+    config = layer.get_config()
+    assert "cell" not in config and config["stateful"] is True
+    assert FusedLSTM.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [(dict(units=0), "units"), (dict(units=2, dropout=1.5), "dropout")],
+)
+def test_bad_arguments(kwargs, argument):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        FusedLSTM(**kwargs)
+
+
+def test_wrong_input_rank_raises():
+    with pytest.raises(ValueError, match="`inputs`.*rank 3") as info:
+        FusedLSTM(U)(np.zeros((B, F), "float32"))
+    assert "\n" not in str(info.value)
