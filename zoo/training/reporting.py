@@ -1,0 +1,135 @@
+"""Run reports: a learning-curve PNG and a numpy-safe results JSON."""
+
+import json
+import math
+import os
+import pathlib
+
+import numpy as np
+
+
+def _to_jsonable(value):
+    """Converts numpy scalars/arrays, paths, tuples and non-finite floats for JSON."""
+    if isinstance(value, dict):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "numpy"):  # a backend tensor or a keras Variable
+        return _to_jsonable(np.asarray(value.numpy()))
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "__dataclass_fields__"):
+        import dataclasses
+
+        return _to_jsonable(dataclasses.asdict(value))
+    return str(value)
+
+
+def write_results(path, **fields):
+    """Writes `fields` as an indented JSON object to `path`, atomically.
+
+    Numpy scalars and arrays, tensors, tuples, paths and dataclasses are converted;
+    NaN becomes `null` and ±inf the strings `"Infinity"`/`"-Infinity"`, so the file is
+    strict JSON. Parent directories are created. The file is written to a temporary
+    name and renamed, so an interrupted run never leaves half a file.
+
+    Args:
+        path: str or path-like, the JSON file to write.
+        **fields: the values to store, e.g. `config=..., history=..., test_perplexity=...`.
+
+    Returns:
+        The dict that was written (after conversion).
+
+    Example:
+    ```python
+    write_results("runs/ptb-small/results.json", config=cfg, history=history.history,
+                  test_perplexity=np.float32(115.2))
+    ```
+    """
+    path = pathlib.Path(path)
+    data = _to_jsonable(fields)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+    return data
+
+
+def plot_learning_curve(
+    history_dict, path, metrics=("perplexity", "val_perplexity"), validation_freq=1, title=None
+):
+    """Plots perplexity and validation perplexity against the epoch, log scale, to a PNG.
+
+    Draws with matplotlib's Agg renderer on a standalone `Figure`, so it needs no
+    display and never touches pyplot's global backend or figures. Metrics absent from
+    `history_dict` are skipped. Training metrics are plotted at epochs 1, 2, …; `val_`
+    metrics at epochs `validation_freq`, `2·validation_freq`, … (where Keras ran
+    validation for an int `validation_freq`).
+
+    Args:
+        history_dict: dict, `History.history` (metric name → list of per-epoch values),
+            or a `keras.callbacks.History`.
+        path: str or path-like, the image file to write (parents are created).
+        metrics: tuple of str, the keys to plot. Defaults to
+            `("perplexity", "val_perplexity")`.
+        validation_freq: int, the `validation_freq` given to `fit`. Defaults to `1`.
+        title: str or None, the figure title. Defaults to `None`.
+
+    Returns:
+        The path written, as a `pathlib.Path`.
+
+    Raises:
+        ValueError: if none of `metrics` is in `history_dict`, or `validation_freq` is
+            not a positive int.
+
+    Example:
+    ```python
+    history = model.fit(...)
+    plot_learning_curve(history.history, "runs/ptb-small/learning_curve.png")
+    ```
+    """
+    history_dict = getattr(history_dict, "history", history_dict)
+    if not isinstance(history_dict, dict):
+        raise ValueError(
+            f"history_dict must be a dict of lists or a History, got {type(history_dict).__name__}"
+        )
+    if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) or (
+        validation_freq <= 0
+    ):
+        raise ValueError(f"validation_freq must be a positive int, got {validation_freq!r}")
+    present = [m for m in metrics if history_dict.get(m)]
+    if not present:
+        raise ValueError(
+            f"history_dict has none of the metrics {list(metrics)}; "
+            f"its keys are {sorted(history_dict)}"
+        )
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
+    for m in present:
+        values = [float(v) for v in history_dict[m]]
+        step = validation_freq if m.startswith("val_") else 1
+        epochs = [step * (k + 1) for k in range(len(values))]
+        ax.plot(epochs, values, marker="o", label=m)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("perplexity")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format=path.suffix.lstrip(".") or "png")
+    return path

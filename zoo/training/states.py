@@ -1,0 +1,176 @@
+"""Find, read, write and reset the states of stateful RNN layers.
+
+`keras.Model` has no `reset_states()` in Keras 3, and a stateful RNN may sit anywhere:
+inside a nested model, a `Bidirectional` wrapper or a custom layer. These helpers walk
+the model once and act on every stateful `keras.layers.RNN` they find (which includes
+`keras.layers.LSTM`/`GRU`/`SimpleRNN`, any `keras.layers.RNN(cell)` and subclasses of it
+such as `zoo.layers.FusedLSTM`).
+
+They work on every Keras backend. On JAX, `fit`/`evaluate` keep the variables' values
+outside the variables between batches; the helpers first ask the model to write them
+back (`jax_state_sync`), so they are safe to call from any callback hook.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def _children(layer):
+    """Direct sub-layers of `layer`, through public attributes where Keras has them."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        return [layer.forward_layer, layer.backward_layer]
+    if isinstance(layer, keras.layers.Wrapper):
+        return [layer.layer]
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    # A custom layer that owns sub-layers as attributes: Keras tracks them, but only
+    # exposes them through this (stable since Keras 3.0) method.
+    flatten = getattr(layer, "_flatten_layers", None)
+    if flatten is None:
+        return []
+    return list(flatten(include_self=False, recursive=False))
+
+
+def find_stateful_rnn_layers(model):
+    """Returns every stateful `keras.layers.RNN` inside `model`, in a fixed order.
+
+    The walk is depth-first in layer order and descends into nested models,
+    `Bidirectional` (forward layer, then backward layer), other wrappers and custom
+    layers. A layer reached twice (shared) is listed once.
+
+    Args:
+        model: `keras.Model` or `keras.layers.Layer`, the model to search.
+
+    Returns:
+        A list of `keras.layers.RNN` instances with `stateful=True`.
+
+    Example:
+    ```python
+    inputs = keras.Input(batch_shape=(4, 10, 3))
+    x = keras.layers.LSTM(8, stateful=True, return_sequences=True)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(x))
+    find_stateful_rnn_layers(model)  # [<LSTM ...>]
+    ```
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise ValueError(
+            f"model must be a keras.Model or keras.layers.Layer, got {type(model).__name__}"
+        )
+    found, seen = [], set()
+
+    def visit(layer):
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if isinstance(layer, keras.layers.RNN):
+            if layer.stateful:
+                found.append(layer)
+            return
+        for child in _children(layer):
+            visit(child)
+
+    visit(model)
+    return found
+
+
+def _sync_backend_state(model):
+    """On JAX, writes the values held by a running fit/evaluate back into the variables.
+
+    Afterwards the running loop re-reads the variables before its next step, so values
+    assigned by a callback take effect. A no-op on other backends and outside a loop.
+    """
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None and getattr(model, "_jax_state", None):
+        sync()
+
+
+def _state_variables(model):
+    variables = []
+    for layer in find_stateful_rnn_layers(model):
+        if layer.states is not None:
+            variables.extend(layer.states)
+    return variables
+
+
+def reset_rnn_states(model):
+    """Sets the states of every stateful RNN in `model` to zeros.
+
+    Unbuilt layers (no state yet) are skipped: they start from zeros when built.
+
+    Args:
+        model: `keras.Model`, the model whose stateful RNN layers to reset.
+
+    Returns:
+        The number of stateful RNN layers found.
+
+    Example:
+    ```python
+    model.fit(x, y, epochs=1, shuffle=False)
+    reset_rnn_states(model)
+    model.evaluate(x_val, y_val)  # starts from zero states
+    ```
+    """
+    _sync_backend_state(model)
+    layers = find_stateful_rnn_layers(model)
+    for layer in layers:
+        if layer.states is not None:
+            for v in layer.states:
+                v.assign(ops.zeros(v.shape, dtype=v.dtype))
+    return len(layers)
+
+
+def get_rnn_states(model):
+    """Returns copies of all stateful-RNN states of `model` as a flat list of numpy arrays.
+
+    The order is that of `find_stateful_rnn_layers`, each layer's states in the layer's
+    own order (for an LSTM: `h`, then `c`). Feed the list back to `set_rnn_states`.
+
+    Args:
+        model: `keras.Model`, the model to read.
+
+    Returns:
+        A list of numpy arrays of shape `(batch_size, state_size)`.
+
+    Example:
+    ```python
+    snapshot = get_rnn_states(model)
+    model.predict(x_other)
+    set_rnn_states(model, snapshot)
+    ```
+    """
+    _sync_backend_state(model)
+    return [np.array(v.numpy()) for v in _state_variables(model)]
+
+
+def set_rnn_states(model, states):
+    """Assigns the states of every stateful RNN in `model` from a list of arrays.
+
+    Args:
+        model: `keras.Model`, the model to write.
+        states: list of arrays, as returned by `get_rnn_states` for a model of the same
+            architecture and batch size.
+
+    Raises:
+        ValueError: if the number or the shapes of the arrays do not match.
+
+    Example:
+    ```python
+    set_rnn_states(model, get_rnn_states(other_model_with_same_shapes))
+    ```
+    """
+    _sync_backend_state(model)
+    variables = _state_variables(model)
+    states = list(states)
+    if len(states) != len(variables):
+        raise ValueError(
+            f"states has {len(states)} arrays but the model's stateful RNN layers "
+            f"hold {len(variables)} state tensors"
+        )
+    for i, (v, value) in enumerate(zip(variables, states)):
+        value = np.asarray(value)
+        if tuple(value.shape) != tuple(v.shape):
+            raise ValueError(
+                f"states[{i}] has shape {tuple(value.shape)}, expected {tuple(v.shape)}"
+            )
+        v.assign(value.astype(v.dtype))
