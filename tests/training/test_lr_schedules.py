@@ -99,10 +99,12 @@ def test_step_decay_per_step_and_resumes_with_backup_and_restore(tmp_path):
     def run(extra, backup_dir):
         model, x, y = tiny_regression(lr=123.0)  # overwritten before the first step
         probe = LRProbe()
-        callbacks = [keras.callbacks.BackupAndRestore(str(backup_dir)), StepDecay(4.0, 0.5, 3), probe]
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(backup_dir)), StepDecay(4.0, 0.5, 3), probe
+        ] + extra
         try:
             history = model.fit(
-                x, y, batch_size=4, epochs=4, shuffle=False, verbose=0, callbacks=callbacks + extra
+                x, y, batch_size=4, epochs=4, shuffle=False, verbose=0, callbacks=callbacks
             ).history
         except KeyboardInterrupt:
             history = None
@@ -111,7 +113,8 @@ def test_step_decay_per_step_and_resumes_with_backup_and_restore(tmp_path):
     model_full, seen_full, history = run([], tmp_path / "full")
     assert [s for s, _ in seen_full] == list(range(16))  # 4 epochs x 4 steps
     assert [lr for _, lr in seen_full] == pytest.approx([4.0 * 0.5 ** (s // 3) for s in range(16)])
-    np.testing.assert_allclose(history["learning_rate"], [4.0 * 0.5 ** (s // 3) for s in (3, 7, 11, 15)])
+    expected_epoch_end = [4.0 * 0.5 ** (s // 3) for s in (3, 7, 11, 15)]
+    np.testing.assert_allclose(history["learning_rate"], expected_epoch_end)
 
     _, seen_killed, _ = run([StopAt(2)], tmp_path / "resume")
     assert [s for s, _ in seen_killed] == list(range(8))

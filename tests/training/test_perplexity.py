@@ -46,7 +46,8 @@ def test_accumulates_sum_and_count_across_batches():
     assert float(metric.result()) == 1.0  # no tokens
     y, logits = batches[0]
     metric.update_state(y, logits.astype("float32"))
-    np.testing.assert_allclose(float(metric.result()), np.exp(np_token_ce(y, logits).mean()), rtol=1e-5)
+    expected_one = np.exp(np_token_ce(y, logits).mean())
+    np.testing.assert_allclose(float(metric.result()), expected_one, rtol=1e-5)
 
 
 def test_sample_weight_and_probabilities():
@@ -68,7 +69,8 @@ def test_sample_weight_and_probabilities():
     ce = [np_token_ce(y, lg) for y, lg in batches]
     w_tok = sum((c * w).sum() for c, w in zip(ce, token_w)) / sum(w.sum() for w in token_w)
     np.testing.assert_allclose(float(m_tok.result()), np.exp(w_tok), rtol=1e-5)
-    w_row = sum((c * w[:, None]).sum() for c, w in zip(ce, row_w)) / sum(T * w.sum() for w in row_w)
+    w_row = sum((c * w[:, None]).sum() for c, w in zip(ce, row_w))
+    w_row /= sum(T * w.sum() for w in row_w)
     np.testing.assert_allclose(float(m_row.result()), np.exp(w_row), rtol=1e-5)
     ce_soft = np.concatenate([np_token_ce(y, lg).ravel() for y, lg in soft])
     np.testing.assert_allclose(float(m_prob.result()), np.exp(ce_soft.mean()), rtol=1e-5)

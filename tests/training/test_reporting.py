@@ -19,7 +19,10 @@ class Cfg:
 
 def test_write_results_round_trip(tmp_path):
     path = tmp_path / "run" / "results.json"  # parent is created
-    history = {"perplexity": [np.float32(120.5), np.float64(80.25)], "val_perplexity": [130.0, 90.0]}
+    history = {
+        "perplexity": [np.float32(120.5), np.float64(80.25)],
+        "val_perplexity": [130.0, 90.0],
+    }
     written = write_results(
         path,
         config=Cfg(),
@@ -51,7 +54,11 @@ def test_write_results_round_trip(tmp_path):
 
 
 def test_plot_learning_curve(tmp_path):
-    history = {"loss": [5.0, 4.0, 3.5], "perplexity": [150.0, 55.0, 33.0], "val_perplexity": [140.0]}
+    history = {
+        "loss": [5.0, 4.0, 3.5],
+        "perplexity": [150.0, 55.0, 33.0],
+        "val_perplexity": [140.0],
+    }
     path = plot_learning_curve(history, tmp_path / "plots" / "curve.png", validation_freq=3)
     data = pathlib.Path(path).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000

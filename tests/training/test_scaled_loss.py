@@ -18,7 +18,8 @@ def loss_and_grads(model, loss_fn, x, y):
 
     with tf.GradientTape() as tape:
         loss = loss_fn(y, model(x, training=True))
-    return float(loss), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, model.trainable_variables)]
+    grads = tape.gradient(loss, model.trainable_variables)
+    return float(loss), [tf.convert_to_tensor(g).numpy() for g in grads]  # dense embedding grad
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="uses tf.GradientTape")

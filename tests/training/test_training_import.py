@@ -13,7 +13,8 @@ def test_import_does_not_pull_tensorflow():
     pytest.importorskip("jax")
     code = (
         "import sys, zoo.training; "
-        "assert 'tensorflow' not in sys.modules, sorted(m for m in sys.modules if 'tensorflow' in m)[:5]"
+        "assert 'tensorflow' not in sys.modules, "
+        "sorted(m for m in sys.modules if 'tensorflow' in m)[:5]"
     )
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

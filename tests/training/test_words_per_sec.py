@@ -76,7 +76,8 @@ def test_in_fit_history_and_batch_logs():
 
 def test_config_and_errors():
     cb = WordsPerSecond(700, warmup_batches=0)
-    assert WordsPerSecond(**cb.get_config()).get_config() == {"tokens_per_batch": 700, "warmup_batches": 0}
+    config = WordsPerSecond(**cb.get_config()).get_config()
+    assert config == {"tokens_per_batch": 700, "warmup_batches": 0}
     for bad in (0, -5, 2.5, True):
         with pytest.raises(ValueError, match="tokens_per_batch"):
             WordsPerSecond(bad)
