@@ -71,3 +71,27 @@ def test_config_round_trip_and_errors():
     for bad in (0, -1.0, "20", True):
         with pytest.raises(ValueError, match="scale must be a positive number"):
             ScaledSparseCategoricalCrossentropy(scale=bad)
+
+
+def test_compiled_model_keras_file_round_trip(tmp_path):
+    """A `.keras` checkpoint restores the scaled loss and the Perplexity metric."""
+    from zoo.training import Perplexity
+    from zoo.training import reset_rnn_states
+
+    model = tiny_lm("keras", loss=ScaledSparseCategoricalCrossentropy(scale=T))
+    x, y = lm_batches(2, seed=7)
+    path = tmp_path / "best.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded.loss, ScaledSparseCategoricalCrossentropy)
+    assert loaded.loss.scale == float(T)
+    reset_rnn_states(model)
+    reset_rnn_states(loaded)
+    expected = model.evaluate(x, y, batch_size=B, verbose=0, return_dict=True)
+    got = loaded.evaluate(x, y, batch_size=B, verbose=0, return_dict=True)
+    assert got.keys() == expected.keys() == {"loss", "perplexity"}
+    np.testing.assert_allclose([got["loss"], got["perplexity"]],
+                               [expected["loss"], expected["perplexity"]], rtol=1e-6)
+    np.testing.assert_allclose(got["loss"], T * np.log(got["perplexity"]), rtol=1e-5)
+    compiled = loaded.get_compile_config()["metrics"]
+    assert keras.saving.deserialize_keras_object(compiled[0]).__class__ is Perplexity
