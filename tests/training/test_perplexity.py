@@ -42,6 +42,12 @@ def test_accumulates_sum_and_count_across_batches():
     per_batch_mean = np.mean([np.exp(np_token_ce(y, lg).mean()) for y, lg in batches])
     assert abs(per_batch_mean - expected) / expected > 0.1  # the test can tell them apart
 
+    metric64 = Perplexity(dtype="float64")
+    for y, logits in batches:
+        metric64.update_state(y, logits.astype("float32"))
+    assert metric64.total.dtype == "float64"
+    np.testing.assert_allclose(float(metric64.result()), expected, rtol=1e-6)
+
     metric.reset_state()
     assert float(metric.result()) == 1.0  # no tokens
     y, logits = batches[0]

@@ -42,8 +42,12 @@ class Perplexity(keras.metrics.Metric):
         if not isinstance(from_logits, bool):
             raise ValueError(f"from_logits must be a bool, got {from_logits!r}")
         self.from_logits = from_logits
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", dtype=self.dtype, name="total"
+        )
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", dtype=self.dtype, name="count"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(y_pred, "float32")
