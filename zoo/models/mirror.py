@@ -38,17 +38,20 @@ def _make_rnn(kind, units, **kwargs):
     `keras.layers.RNN(keras.layers.LSTMCell)`. All return sequences and expose
     `.cell`, which the decoder calls one step at a time at inference.
     """
+    name = kwargs.pop("name", None)
     if kind == "fused":
         from zoo.layers import FusedLSTM  # noqa: PLC0415
 
-        return FusedLSTM(units, return_sequences=True, **kwargs)
+        return FusedLSTM(units, return_sequences=True, name=name, **kwargs)
     if kind == "gate":
         from zoo.layers import GateLSTMCell  # noqa: PLC0415
 
-        return keras.layers.RNN(GateLSTMCell(units, **kwargs), return_sequences=True)
-    if kind == "keras":
-        return keras.layers.RNN(keras.layers.LSTMCell(units, **kwargs), return_sequences=True)
-    raise ValueError(f"`cell` must be one of {CELL_KINDS}, got {kind!r}.")
+        cell = GateLSTMCell(units, **kwargs)
+    elif kind == "keras":
+        cell = keras.layers.LSTMCell(units, **kwargs)
+    else:
+        raise ValueError(f"`cell` must be one of {CELL_KINDS}, got {kind!r}.")
+    return keras.layers.RNN(cell, return_sequences=True, name=name)
 
 
 class TimeLimit(keras.callbacks.Callback):
