@@ -263,9 +263,10 @@ def _extract_ptb(archive, out_dir):
                     found[parts[-1]] = member
             missing = sorted(wanted - set(found))
             if missing:
+                _discard(archive)
                 raise ValueError(
                     f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
-                    f"simple-examples archive. Delete it, or {_LOCAL_HINT}"
+                    f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
                 )
             for name, member in found.items():
                 tmp = os.path.join(out_dir, name + ".tmp")
@@ -273,7 +274,19 @@ def _extract_ptb(archive, out_dir):
                     dst.write(src.read())
                 os.replace(tmp, os.path.join(out_dir, name))
     except tarfile.TarError as e:
-        raise ValueError(f"{archive} is not a readable .tgz archive ({e}). {_LOCAL_HINT}") from None
+        _discard(archive)
+        reason = str(e).splitlines()[0].rstrip(":")
+        raise ValueError(
+            f"{archive} is not a readable .tgz archive ({reason}) and was deleted. Check "
+            f"`origin`, or {_LOCAL_HINT}"
+        ) from None
+
+
+def _discard(archive):
+    """Deletes a bad archive and its recorded hash, so the next call downloads again."""
+    for path in (archive, archive + ".sha256"):
+        if os.path.exists(path):
+            os.remove(path)
 
 
 def _download_ptb(cache_dir, origin, file_hash, file_size):
