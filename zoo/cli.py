@@ -1,0 +1,555 @@
+"""The `train.py` command line: train, evaluate, generate, tune, mirror.
+
+    python train.py [--model NAME] [--data synthetic|ptb|mini-ptb|text8] ...   # train
+    python train.py evaluate --checkpoint RUN/best.keras --data ...
+    python train.py generate --checkpoint RUN/best.keras --prime "the" --length 50
+    python train.py tune --model NAME --tuner random --max-trials 10
+    python train.py mirror --checkpoint RUN/best.keras "the quick brown fox"
+
+Every bad value ends the program with one `error:` line on stderr and a non-zero exit.
+"""
+
+import argparse
+import math
+import os
+import sys
+
+from zoo.models.configs import CELLS, DEFAULT_MODEL, get_config, list_configs
+
+COMMANDS = ("train", "evaluate", "generate", "tune", "mirror")
+WORD_DATA = ("synthetic", "ptb", "mini-ptb")
+CHAR_DATA = ("synthetic", "text8", "ptb", "mini-ptb")
+DATA_CHOICES = ("synthetic", "ptb", "mini-ptb", "text8")
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CLIError(f"{self.prog}: {message}")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _add_data_args(p, default="synthetic"):
+    p.add_argument("--data", choices=DATA_CHOICES, default=default,
+                   help="synthetic: the generated offline corpus (default); ptb: Penn Treebank "
+                        "(downloaded, or --data-dir); mini-ptb: the shared small real split "
+                        "(--data-dir, default $ZOO_SHARED_DATA/ptb); text8: characters "
+                        "(downloaded, or --data-dir pointing at text8.zip or a text file)")
+    p.add_argument("--data-dir", default=None, help="local copy of the data (no download)")
+    p.add_argument("--corpus-tokens", type=positive_int, default=None,
+                   help="synthetic data only: training tokens to generate")
+    p.add_argument("--corpus-vocab", type=positive_int, default=None,
+                   help="synthetic data only: vocabulary size of the generated corpus")
+
+
+def _add_model_args(p):
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"a registered config (default {DEFAULT_MODEL}); --list-models shows all")
+    p.add_argument("--cell", choices=CELLS, default=None,
+                   help="LSTM implementation: fused (the zoo's fast layer), gate (gate-by-gate "
+                        "cell), keras (keras.layers.LSTM)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs (max_max_epoch)")
+    p.add_argument("--batch-size", type=positive_int, default=None)
+    p.add_argument("--num-steps", type=positive_int, default=None, help="unrolled timesteps")
+    p.add_argument("--hidden-size", type=positive_int, default=None)
+    p.add_argument("--num-layers", type=positive_int, default=None)
+    p.add_argument("--learning-rate", type=positive_float, default=None)
+    p.add_argument("--steps-per-epoch", type=positive_int, default=None,
+                   help="training steps per epoch (stream data); default: one pass")
+    p.add_argument("--tie-weights", action="store_true", default=None,
+                   help="share the embedding matrix with the softmax")
+
+
+def build_parser():
+    parser = _Parser(prog="train.py", description=__doc__.split("\n\n")[0])
+    _add_model_args(parser)
+    _add_data_args(parser)
+    parser.add_argument("--output-dir", default=None,
+                        help="run directory (default runs/MODEL-DATA); re-running the same "
+                             "command resumes an interrupted run from its last epoch")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
+                        help="Keras fit verbosity (default: progress bar on a terminal)")
+    parser.add_argument("--list-models", action="store_true", help="list the configs and exit")
+    return parser
+
+
+# --------------------------------------------------------------------------- data
+
+
+class Corpus:
+    """Ids of the three splits plus what is needed to read them back.
+
+    kind is "word" or "char"; vocab is the id → token list; floor is the generated corpus's
+    best possible perplexity (None for real data).
+    """
+
+    def __init__(self, kind, train, valid, test, vocab, name, floor=None, oov=None):
+        self.kind, self.train, self.valid, self.test = kind, train, valid, test
+        self.vocab, self.name, self.floor, self.oov = list(vocab), name, floor, oov or {}
+
+
+def _shared_ptb_dir():
+    root = os.environ.get("ZOO_SHARED_DATA")
+    if root is None:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.join(os.path.dirname(here), "shared", "data")
+    return os.path.join(root, "ptb")
+
+
+def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=None, seed=0):
+    """Loads `data` as word or character ids, as the model family needs."""
+    from zoo.datasets import ptb, synthetic, text8
+
+    char = family in ("char", "bigram")
+    if data not in (CHAR_DATA if char else WORD_DATA):
+        raise CLIError(f"--data {data} has no {'character' if char else 'word'} version; "
+                       f"choose one of {', '.join(CHAR_DATA if char else WORD_DATA)}")
+    if data != "synthetic" and (corpus_tokens or corpus_vocab):
+        raise CLIError("--corpus-tokens/--corpus-vocab only apply to --data synthetic")
+    floor = None
+    if data == "synthetic":
+        kwargs = {"seed": seed}
+        if corpus_vocab:
+            kwargs["vocab_size"] = corpus_vocab
+        if char:
+            from zoo.datasets.synthetic import MarkovSource
+
+            n_train = corpus_tokens or 1_000_000
+            n_eval = max(n_train // 10, 2_000)
+            text = synthetic.generate_text8(num_chars=n_train + 2 * n_eval, **kwargs)
+            train_text = text[:n_train]
+            valid_text = text[n_train:n_train + n_eval]
+            test_text = text[n_train + n_eval:]
+            floor = math.exp(MarkovSource(**kwargs).char_entropy_rate)
+        else:
+            if corpus_tokens:
+                kwargs["num_train_tokens"] = corpus_tokens
+            d, info = synthetic.load_synthetic(return_summary=True, **kwargs)
+            return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, "synthetic",
+                          floor=info["perplexity_floor"], oov=d.oov)
+    elif data == "text8":
+        train_text, valid_text = text8.load_text8(path=data_dir)
+        test_text = None
+    else:
+        d = (ptb.load_mini_ptb(data_dir or _shared_ptb_dir()) if data == "mini-ptb"
+             else ptb.load_ptb(data_dir=data_dir))
+        if not char:
+            return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, data, oov=d.oov)
+        words = [d.vocab.decode(split) for split in (d.train, d.valid, d.test)]
+        train_text, valid_text, test_text = (
+            text8.to_text8(" ".join(w for w in ws if w not in (ptb.EOS, ptb.UNK)))
+            for ws in words)
+    ids = [None if t is None else text8.text_to_ids(t)[0] for t in
+           (train_text, valid_text, test_text)]
+    vocab = [text8.id2char(i) for i in range(text8.VOCAB_SIZE)]
+    return Corpus("char", *ids, vocab, data, floor=floor)
+
+
+def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None):
+    """The stateful tf.data pipeline of one split, as `fit`/`evaluate` consume it.
+
+    Word data is read as `ptb_iterator` reads it, one pass; character data as the text8
+    notebook's `BatchGenerator` does, one pass or `steps` batches (continuing the stream).
+    """
+    from zoo.datasets import ptb, text8
+
+    if corpus_kind == "word":
+        ds = ptb.ptb_dataset(ids, batch_size, num_steps)
+        return ds.repeat() if steps else ds
+    return text8.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
+                               steps=steps)
+
+
+# --------------------------------------------------------------------------- run metadata
+
+META_FILE = "zoo_meta.json"
+
+
+def write_meta(output_dir, config, corpus):
+    from zoo.training.reporting import write_results
+
+    write_results(os.path.join(output_dir, META_FILE), config=config.to_dict(),
+                  vocab=corpus.vocab, data=corpus.name, kind=corpus.kind)
+
+
+def read_checkpoint(path):
+    """Loads a checkpoint with the config and vocabulary saved beside it."""
+    import json
+
+    import keras
+
+    import zoo.layers  # noqa: F401  (registers the custom objects)
+    import zoo.training  # noqa: F401
+    from zoo.models.configs import LMConfig
+
+    if not os.path.isfile(path):
+        raise CLIError(f"checkpoint not found: {path}")
+    meta_path = os.path.join(os.path.dirname(os.path.abspath(path)), META_FILE)
+    if not os.path.isfile(meta_path):
+        raise CLIError(f"{META_FILE} not found beside {path}: it is written by train.py into "
+                       "the run directory with the checkpoints")
+    with open(meta_path) as f:
+        meta = json.load(f)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # a corrupt or foreign file: one line, not a traceback
+        raise CLIError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}")
+    return model, LMConfig(**meta["config"]), meta
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _history_from_csv(path):
+    import csv
+
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    history = {}
+    for row in rows:
+        for k, v in row.items():
+            if k != "epoch" and v not in ("", None):
+                history.setdefault(k, []).append(float(v))
+    return history
+
+
+def evaluate_stream(model, config, corpus, ids, batch_size=1):
+    """Perplexity of `model`'s weights on one split, read as one stream at `batch_size`.
+
+    The PTB tutorial tests at batch 1; a stateful model at batch 1 computes the same
+    per-token losses for any num_steps (the state carries over), so num_steps stays the
+    config's and only fewer than num_steps trailing tokens go unscored.
+    """
+    from zoo.models.lm import compile_lm, copy_to_batch
+    from zoo.training import StatefulRNNCallback
+
+    clone = copy_to_batch(model, config, len(corpus.vocab), batch_size=batch_size)
+    compile_lm(clone, config)
+    ds = make_dataset(corpus.kind, config.family, ids, batch_size, config.num_steps)
+    logs = clone.evaluate(ds, verbose=0, return_dict=True, callbacks=[StatefulRNNCallback()])
+    return float(logs["perplexity"])
+
+
+def config_from_args(args):
+    config = get_config(
+        args.model, cell=args.cell, max_max_epoch=args.epochs, batch_size=args.batch_size,
+        num_steps=args.num_steps, hidden_size=args.hidden_size, num_layers=args.num_layers,
+        learning_rate=args.learning_rate, steps_per_epoch=args.steps_per_epoch,
+        tie_weights=args.tie_weights,
+    )
+    if config.max_epoch > config.max_max_epoch:
+        config = config.replace(max_epoch=config.max_max_epoch)
+    return config
+
+
+def run_train(args):
+    if args.list_models:
+        for name in list_configs():
+            print(f"{name:16s} {get_config(name).description}")
+        return 0
+    config = config_from_args(args)
+    if config.family == "seq2seq":
+        return run_train_mirror(args, config)
+    output_dir = args.output_dir or os.path.join("runs", f"{config.name}-{args.data}")
+    os.makedirs(output_dir, exist_ok=True)
+
+    corpus = load_corpus(args.data, config.family, args.data_dir, args.corpus_tokens,
+                         args.corpus_vocab, seed=args.seed)
+    import time
+
+    import keras
+
+    from zoo.models.lm import build_lm, compile_lm
+    from zoo.training import (StatefulRNNCallback, StepDecay, WordsPerSecond,
+                              notebook_lr_schedule, ptb_lr_schedule)
+    from zoo.training.reporting import plot_learning_curve, write_results
+
+    keras.utils.set_random_seed(args.seed)
+    _enable_determinism()
+    vocab_size = len(corpus.vocab)
+    B, T = config.batch_size, config.num_steps
+    fit_kwargs, total_steps = {}, None
+    if config.steps_per_epoch:
+        total_steps = config.steps_per_epoch * config.max_max_epoch
+        fit_kwargs["steps_per_epoch"] = config.steps_per_epoch
+    try:
+        train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, total_steps)
+        valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+    except ValueError as e:
+        raise CLIError(f"{e} (--batch-size {B}, --num-steps {T})")
+    model = build_lm(config, vocab_size=vocab_size, seed=args.seed)
+    compile_lm(model, config, jit_compile=True if args.jit else "auto")
+    write_meta(output_dir, config, corpus)
+
+    callbacks = [
+        # Stream data read in steps_per_epoch slices (text8) carries its states across
+        # Keras epochs; one-pass data (PTB) starts every epoch from zero, as the tutorial.
+        StatefulRNNCallback(reset_on_epoch_begin=not config.steps_per_epoch),
+        WordsPerSecond(B * T),
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
+                                        monitor="val_perplexity", mode="min",
+                                        save_best_only=True),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
+    ]
+    if config.schedule == "ptb":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            ptb_lr_schedule(config.learning_rate, config.lr_decay, config.max_epoch)))
+    elif config.schedule == "notebook":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            notebook_lr_schedule(config.learning_rate, config.lr_decay, config.max_max_epoch)))
+    elif config.schedule == "step":
+        callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
+                                   every=config.decay_steps))
+    if args.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard")))
+
+    print(f"model {config.name} ({config.cell} cell, {config.num_layers}x{config.hidden_size}), "
+          f"data {corpus.name}: {vocab_size} symbols, {len(corpus.train):,} training tokens, "
+          f"batch {B} x {T} steps")
+    if corpus.floor:
+        print(f"the generated corpus's perplexity floor (its exact entropy rate): "
+              f"{corpus.floor:.2f}")
+    start = time.time()
+    model.fit(train_ds, validation_data=valid_ds, epochs=config.max_max_epoch, shuffle=False,
+              callbacks=callbacks, verbose="auto" if args.verbose is None else args.verbose,
+              **fit_kwargs)
+    elapsed = time.time() - start
+    model.save(os.path.join(output_dir, "final.keras"))
+
+    best_path = os.path.join(output_dir, "best.keras")
+    if os.path.isfile(best_path):
+        model = keras.saving.load_model(best_path, compile=False)
+    history = _history_from_csv(os.path.join(output_dir, "history.csv"))
+    results = {
+        "model": config.name, "data": corpus.name, "cell": config.cell, "seed": args.seed,
+        "vocab_size": vocab_size, "train_seconds": elapsed,
+        "words_per_sec": (sum(history.get("words_per_sec", [0])) /
+                          max(len(history.get("words_per_sec", [])), 1)),
+        "history": history, "config": config.to_dict(), "perplexity_floor": corpus.floor,
+        "oov": corpus.oov,
+    }
+    results["valid_perplexity"] = evaluate_stream(model, config, corpus, corpus.valid)
+    if corpus.test is not None:
+        results["test_perplexity"] = evaluate_stream(model, config, corpus, corpus.test)
+    write_results(os.path.join(output_dir, "results.json"), **results)
+    if history.get("perplexity"):
+        plot_learning_curve(history, os.path.join(output_dir, "learning_curve.png"))
+
+    line = f"valid perplexity {results['valid_perplexity']:.2f}"
+    if "test_perplexity" in results:
+        line += f", test perplexity {results['test_perplexity']:.2f}"
+    if corpus.floor:
+        line += (f"; corpus floor {corpus.floor:.2f} "
+                 f"(test is {100 * (results.get('test_perplexity', results['valid_perplexity']) / corpus.floor - 1):.1f}% above)")
+    print(line + f" (batch 1); {results['words_per_sec']:,.0f} words/s; run in {output_dir}")
+    return 0
+
+
+def _enable_determinism():
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _check_vocab(meta, corpus, path):
+    if list(meta["vocab"]) != corpus.vocab:
+        raise CLIError(
+            f"checkpoint {path} was trained on another vocabulary ({len(meta['vocab'])} "
+            f"symbols, data {meta.get('data')}) than --data {corpus.name} "
+            f"({len(corpus.vocab)} symbols)")
+
+
+def run_evaluate(argv):
+    p = _Parser(prog="train.py evaluate", description="perplexity of a checkpoint on a split")
+    p.add_argument("--checkpoint", required=True)
+    _add_data_args(p)
+    p.add_argument("--split", choices=("train", "valid", "test"), default="test")
+    p.add_argument("--batch-size", type=positive_int, default=1,
+                   help="rows read in parallel (default 1, as the PTB tutorial tests)")
+    p.add_argument("--seed", type=int, default=0, help="the synthetic corpus's seed")
+    args = p.parse_args(argv)
+    model, config, meta = read_checkpoint(args.checkpoint)
+    corpus = load_corpus(args.data, config.family, args.data_dir, args.corpus_tokens,
+                         args.corpus_vocab, seed=args.seed)
+    _check_vocab(meta, corpus, args.checkpoint)
+    ids = getattr(corpus, args.split)
+    if ids is None:
+        raise CLIError(f"--data {args.data} has no {args.split} split")
+    try:
+        ppl = evaluate_stream(model, config, corpus, ids, batch_size=args.batch_size)
+    except ValueError as e:
+        raise CLIError(str(e))
+    print(f"{args.split} perplexity {ppl:.3f} ({corpus.name}, {len(ids):,} tokens, "
+          f"batch {args.batch_size})")
+    return 0
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def sample_tokens(model, config, vocab, prime_ids, length, temperature=1.0, seed=0):
+    """Samples `length` ids after `prime_ids` from a batch-1, one-step copy of `model`.
+
+    temperature ≤ 1e-6 takes the argmax (greedy, deterministic).
+    """
+    import numpy as np
+
+    from zoo.models.lm import copy_to_batch
+
+    if len(prime_ids) < (2 if config.family == "bigram" else 1):
+        raise CLIError("--prime needs at least two characters for a bigram model")
+    step = copy_to_batch(model, config, len(vocab), batch_size=1, num_steps=1)
+    width = 2 if config.family == "bigram" else 1
+    rng = np.random.default_rng(seed)
+
+    def feed(window):
+        x = np.asarray(window, dtype="int32").reshape(1, width)
+        return np.asarray(step.predict_on_batch(x), dtype="float64")[0, -1]
+
+    # Run the prime through the state; the last position's logits predict the next token.
+    history = list(prime_ids)
+    logits = None
+    for t in range(width - 1, len(history)):
+        logits = feed(history[t - width + 1:t + 1])
+    out = []
+    for _ in range(length):
+        if temperature <= 1e-6:
+            nxt = int(np.argmax(logits))
+        else:
+            z = logits / temperature
+            p = np.exp(z - z.max())
+            nxt = int(rng.choice(len(p), p=p / p.sum()))
+        out.append(nxt)
+        history.append(nxt)
+        logits = feed(history[-width:])
+    return out
+
+
+def run_generate(argv):
+    p = _Parser(prog="train.py generate", description="sample text from a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--prime", default=None, help="text to start from (default: <eos> / a space)")
+    p.add_argument("--length", type=positive_int, default=None,
+                   help="tokens to sample (default 79 characters or 50 words)")
+    p.add_argument("--temperature", type=non_negative_float, default=1.0,
+                   help="softmax temperature; 0 is greedy and deterministic")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    model, config, meta = read_checkpoint(args.checkpoint)
+    vocab = meta["vocab"]
+    if meta["kind"] == "word":
+        index = {w: i for i, w in enumerate(vocab)}
+        words = (args.prime or "<eos>").split()
+        unknown = [w for w in words if w not in index]
+        if unknown:
+            raise CLIError(f"--prime words not in the model's vocabulary: {' '.join(unknown)}")
+        prime = [index[w] for w in words]
+        length = args.length or 50
+        ids = sample_tokens(model, config, vocab, prime, length, args.temperature, args.seed)
+        text = " ".join(vocab[i] for i in ids).replace(" <eos> ", "\n").replace("<eos>", "\n")
+    else:
+        from zoo.datasets import text8
+
+        prime_text = args.prime if args.prime is not None else " "
+        if config.family == "bigram" and len(prime_text) < 2:
+            prime_text = " " + prime_text
+        bad = sorted(set(c for c in prime_text if c != " " and not "a" <= c <= "z"))
+        if bad:
+            raise CLIError(f"--prime must be lowercase a-z and spaces; found {''.join(bad)!r}")
+        prime = [text8.char2id(c) for c in prime_text]
+        ids = sample_tokens(model, config, vocab, prime, args.length or 79, args.temperature,
+                            args.seed)
+        text = prime_text + "".join(vocab[i] for i in ids)
+    print(text)
+    return 0
+
+
+# --------------------------------------------------------------------------- tune / mirror
+
+
+def run_tune(argv):
+    from zoo.tuning.cli import run_tune as _run
+
+    return _run(argv, parser_class=_Parser, error_class=CLIError)
+
+
+def run_train_mirror(args, config):
+    from zoo.models import mirror
+
+    raise CLIError("mirror-seq2seq training is not wired yet")  # replaced below when available
+
+
+def run_mirror(argv):
+    raise CLIError("mirror is not wired yet")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv=None):
+    """Entry point of `train.py` and the `lstm-zoo` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
+    try:
+        if command == "train":
+            status = run_train(build_parser().parse_args(argv))
+        else:
+            status = {"evaluate": run_evaluate, "generate": run_generate, "tune": run_tune,
+                      "mirror": run_mirror}[command](argv)
+    except CLIError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+              file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume from the last finished epoch",
+              file=sys.stderr)
+        sys.exit(130)
+    sys.exit(status or 0)

@@ -1,0 +1,190 @@
+"""Builders that turn an `LMConfig` into a plain `keras.Model`.
+
+The models are the seeds' architectures, written as functional Keras models:
+
+- word: `Embedding(V, E)` → dropout → `num_layers` × (LSTM → dropout) → `Dense(V)` logits;
+- char: one-hot (a frozen identity embedding) or `Embedding(27, E)` → LSTMs → `Dense(27)`;
+- bigram: `BigramEmbedding(27, E, mode="valid")` → dropout → LSTMs → dropout → `Dense(27)`:
+  the input is `num_steps + 1` characters and the output `num_steps` predictions.
+
+Every weight starts uniform in ±init_scale and biases at zero, the LSTM's forget bias is
+0.0 (the PTB tutorial's), and the LSTM is chosen by `config.cell`: the zoo's fast
+`FusedLSTM` (default), the gate-by-gate `GateLSTMCell` in `keras.layers.RNN`, or
+`keras.layers.LSTM`. All three compute the same function from the same weights.
+"""
+
+import keras
+import numpy as np
+
+from zoo.layers import BigramEmbedding, FusedLSTM, GateLSTMCell, fused_to_gate_weights
+
+
+def make_lstm(cell, units, init_scale, seed=None, return_sequences=True, stateful=True,
+              name=None, **kwargs):
+    """One LSTM layer of the kind `cell` ("fused", "gate" or "keras").
+
+    The three kinds share keras.layers.LSTMCell's weight layout, so weights copy between them.
+    """
+    init = keras.initializers.RandomUniform(-init_scale, init_scale, seed=seed)
+    common = dict(
+        kernel_initializer=init,
+        recurrent_initializer=init,
+        bias_initializer="zeros",
+        unit_forget_bias=False,
+        **kwargs,
+    )
+    rnn_args = dict(return_sequences=return_sequences, stateful=stateful, name=name)
+    if cell == "fused":
+        return FusedLSTM(units, forget_bias=0.0, **common, **rnn_args)
+    if cell == "gate":
+        return keras.layers.RNN(GateLSTMCell(units, forget_bias=0.0, **common), **rnn_args)
+    if cell == "keras":
+        return keras.layers.LSTM(units, **common, **rnn_args)
+    raise ValueError(f"cell must be one of 'fused', 'gate', 'keras', got {cell!r}")
+
+
+def input_length(config, num_steps=None):
+    """Timesteps one input row holds: num_steps, plus one for the bigram models."""
+    steps = config.num_steps if num_steps is None else num_steps
+    return steps + 1 if config.family == "bigram" else steps
+
+
+def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=True,
+             seed=None, name=None):
+    """Builds the (uncompiled) language model of `config`.
+
+    Args:
+        config: LMConfig, the recipe.
+        vocab_size: int, the data's vocabulary size. Defaults to `config.vocab_size`.
+        batch_size: int, the static batch size (stateful RNNs need one). Defaults to
+            `config.batch_size`. Use 1 for evaluation and sampling copies.
+        num_steps: int, timesteps per batch. Defaults to `config.num_steps`.
+        stateful: bool, carry LSTM states across batches.
+        seed: int or None, seeds the weight initializers and dropout.
+        name: str or None, the model's name.
+
+    Returns:
+        keras.Model mapping int ids `(batch, input_length)` to float32 logits
+        `(batch, num_steps, vocab_size)`.
+    """
+    if config.family == "seq2seq":
+        raise ValueError(f"{config.name} is a seq2seq model; build it with zoo.models.mirror")
+    vocab_size = config.vocab_size if vocab_size is None else int(vocab_size)
+    batch_size = config.batch_size if batch_size is None else int(batch_size)
+    if vocab_size <= 0 or batch_size <= 0:
+        raise ValueError(f"vocab_size and batch_size must be positive, got {vocab_size}, "
+                         f"{batch_size}")
+    s = config.init_scale
+    seeds = iter(range(0 if seed is None else seed * 1000, 10**9))
+
+    def init():
+        return keras.initializers.RandomUniform(-s, s, seed=None if seed is None else next(seeds))
+
+    def maybe_dropout(x, tag):
+        if config.dropout > 0:
+            d_seed = None if seed is None else next(seeds)
+            x = keras.layers.Dropout(config.dropout, seed=d_seed, name=f"dropout_{tag}")(x)
+        return x
+
+    inputs = keras.Input(batch_shape=(batch_size, input_length(config, num_steps)),
+                         dtype="int32", name="ids")
+    embedding = None
+    if config.family == "word":
+        dim = config.embedding_size or config.hidden_size
+        if config.tie_weights:
+            embedding = keras.layers.ReversibleEmbedding(
+                vocab_size, dim, tie_weights=True, embeddings_initializer=init(), name="embedding"
+            )
+        else:
+            embedding = keras.layers.Embedding(
+                vocab_size, dim, embeddings_initializer=init(), name="embedding"
+            )
+        x = embedding(inputs)
+    elif config.family == "char":
+        if config.embedding_size is None:
+            # One-hot input, as the notebook's: a frozen identity embedding.
+            x = keras.layers.Embedding(vocab_size, vocab_size, embeddings_initializer="identity",
+                                       trainable=False, name="one_hot")(inputs)
+        else:
+            x = keras.layers.Embedding(vocab_size, config.embedding_size,
+                                       embeddings_initializer=init(), name="embedding")(inputs)
+    else:  # bigram
+        x = BigramEmbedding(vocab_size, config.embedding_size or config.hidden_size,
+                            mode="valid", embeddings_initializer=init(), name="bigram_embedding")(
+            inputs
+        )
+    x = maybe_dropout(x, "input")
+    lstms = []
+    for i in range(config.num_layers):
+        lstms.append(make_lstm(config.cell, config.hidden_size, s, stateful=stateful,
+                               name=f"lstm_{i}"))
+        x = maybe_dropout(lstms[-1](x), f"lstm_{i}")
+    if config.tie_weights and embedding is not None:
+        logits = embedding(x, reverse=True)
+    else:
+        logits = keras.layers.Dense(vocab_size, kernel_initializer=init(), name="softmax")(x)
+    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+    model = keras.Model(inputs, logits, name=name or config.name.replace("-", "_"))
+    # The three cells draw their initial weights in different shapes (the gate cell has
+    # twelve arrays), so the LSTM weights are drawn here once, in keras.layers.LSTM's layout,
+    # and converted: at equal seed, fused, gate and keras models start identical.
+    rng = np.random.default_rng(None if seed is None else [seed, 7])
+    for layer in lstms:
+        set_lstm_weights(layer, *_uniform_lstm_weights(rng, layer.input.shape[-1],
+                                                       config.hidden_size, s))
+    return model
+
+
+def _uniform_lstm_weights(rng, input_dim, units, scale):
+    kernel = rng.uniform(-scale, scale, (input_dim, 4 * units)).astype("float32")
+    recurrent = rng.uniform(-scale, scale, (units, 4 * units)).astype("float32")
+    return kernel, recurrent, np.zeros((4 * units,), "float32")
+
+
+def get_lstm_weights(layer):
+    """`[kernel, recurrent_kernel, bias]` of any zoo/Keras LSTM layer, in the fused layout."""
+    from zoo.layers import gate_to_fused_weights
+
+    if isinstance(getattr(layer, "cell", None), GateLSTMCell):
+        return gate_to_fused_weights(layer)
+    return layer.get_weights()
+
+
+def set_lstm_weights(layer, kernel, recurrent_kernel, bias):
+    """Sets fused-layout weights on a FusedLSTM, RNN(GateLSTMCell) or keras.layers.LSTM."""
+    weights = [kernel, recurrent_kernel, bias]
+    if isinstance(getattr(layer, "cell", None), GateLSTMCell):
+        weights = fused_to_gate_weights(weights)
+    layer.set_weights(weights)
+
+
+def compile_lm(model, config, jit_compile="auto"):
+    """Compiles `model` with the recipe's optimizer, loss and perplexity metric.
+
+    SGD with `global_clipnorm=max_grad_norm` (a float learning rate, so
+    `keras.callbacks.LearningRateScheduler` can drive it), the token cross-entropy scaled by
+    `num_steps` where the recipe sums over time (`loss_scale="num_steps"`), and `Perplexity`.
+    """
+    from zoo.training import Perplexity, ScaledSparseCategoricalCrossentropy
+
+    scale = float(config.num_steps) if config.loss_scale == "num_steps" else 1.0
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate,
+                                       global_clipnorm=config.max_grad_norm),
+        loss=ScaledSparseCategoricalCrossentropy(scale=scale, from_logits=True),
+        metrics=[Perplexity(from_logits=True, name="perplexity")],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def copy_to_batch(model, config, vocab_size, batch_size=1, num_steps=None):
+    """A stateful copy of `model` with another static batch size and length, same weights.
+
+    The PTB tutorial tests at batch 1 with a second model sharing the trained weights; this is
+    that second model (and the sampler's: batch 1, one step).
+    """
+    clone = build_lm(config, vocab_size=vocab_size, batch_size=batch_size, num_steps=num_steps,
+                     stateful=True)
+    clone.set_weights(model.get_weights())
+    return clone
