@@ -1,0 +1,110 @@
+"""LMHyperModel: search-space validation, config mapping, build and the per-trial fit."""
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from zoo.models.configs import get_config
+from zoo.tuning import (BigramLMHyperModel, CharLMHyperModel, LMHyperModel, WordLMHyperModel,
+                        default_space, hypermodel_for, normalize_space)
+from zoo.tuning.cli import parse_space_value
+
+WORD = get_config("synthetic-small", batch_size=2, num_steps=3, max_max_epoch=1, max_epoch=1)
+
+
+def test_space_normalized_to_ranges_choices_and_fixed():
+    space = normalize_space({"hidden_size": {"min": 8, "max": 64.0, "sampling": "log"},
+                             "num_layers": [1, 2, 2], "keep_prob": 0.5, "cell": ["gate"]}, WORD)
+    assert space == {"hidden_size": {"min": 8, "max": 64, "sampling": "log"},
+                     "num_layers": [1, 2], "keep_prob": 0.5, "cell": ["gate"]}
+    assert isinstance(space["hidden_size"]["max"], int)
+
+
+@pytest.mark.parametrize("space, message", [
+    ({}, "search space is empty"),
+    ({"hidden_size": []}, "hidden_size has no values"),
+    ({"hidden_size": {"min": 16, "max": 4}}, "hidden_size range is empty"),
+    ({"batch_size": [10, 20]}, "unknown hyperparameter 'batch_size'"),
+    ({"keep_prob": [0.5, 1.5]}, "keep_prob must be in (0, 1]"),
+    ({"hidden_size": [8, 12.5]}, "hidden_size takes integers"),
+    ({"cell": ["fused", "lstm"]}, "cell must be one of"),
+    ({"learning_rate": {"min": 0.0, "max": 1.0, "sampling": "log"}}, "log sampling needs min"),
+    ({"hidden_size": {"min": 4}}, "needs 'min' and 'max'"),
+])
+def test_bad_space_one_clear_error(space, message):
+    with pytest.raises(ValueError, match="search space") as info:
+        normalize_space(space, WORD)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_tie_weights_forbids_tuning_embedding():
+    tied = WORD.replace(tie_weights=True)
+    assert "embedding_size" not in default_space(tied)
+    with pytest.raises(ValueError, match="tie_weights"):
+        normalize_space({"embedding_size": [8, 16]}, tied)
+
+
+def test_default_spaces_per_family():
+    word, char = default_space(WORD), default_space(get_config("text8-char"))
+    assert word["hidden_size"]["sampling"] == "log" and "embedding_size" in word
+    assert "embedding_size" not in char  # one-hot input: no embedding to size
+    assert "embedding_size" in default_space(get_config("text8-bigram"))
+    for name in ("ptb-small", "text8-char", "text8-embed", "text8-bigram"):
+        config = get_config(name)
+        normalize_space(default_space(config), config)  # every default is valid
+
+
+def test_family_classes_check_the_config():
+    assert isinstance(hypermodel_for(WORD, 50), WordLMHyperModel)
+    assert isinstance(hypermodel_for(get_config("text8-char"), 27), CharLMHyperModel)
+    assert isinstance(hypermodel_for(get_config("text8-bigram"), 27), BigramLMHyperModel)
+    with pytest.raises(ValueError, match="tunes char models"):
+        CharLMHyperModel(WORD, 50)
+    with pytest.raises(ValueError, match="vocab_size"):
+        LMHyperModel(WORD, 0)
+
+
+def test_parse_space_flags():
+    assert parse_space_value("8:128", "hidden_size", "log") == {
+        "min": 8, "max": 128, "sampling": "log"}
+    assert parse_space_value("0.5:1:linear", "keep_prob") == {
+        "min": 0.5, "max": 1.0, "sampling": "linear"}
+    assert parse_space_value("1,2", "num_layers") == [1, 2]
+    assert parse_space_value("2", "num_layers") == 2
+    assert parse_space_value("gate,fused", "cell") == ["gate", "fused"]
+    assert parse_space_value("", "hidden_size") == []
+    with pytest.raises(ValueError, match="integer"):
+        parse_space_value("8.5,16", "hidden_size")
+
+
+def test_build_applies_hyperparameters_and_fit_adds_zoo_callbacks():
+    hm = WordLMHyperModel(WORD, vocab_size=30, seed=1, space={
+        "hidden_size": [6], "num_layers": [2], "embedding_size": [5], "keep_prob": [0.5],
+        "learning_rate": [0.7], "max_grad_norm": [2.5], "cell": ["gate"]})
+    hp = kt.HyperParameters()
+    model = hm.build(hp)
+    config = hm.config_for(hp)
+    assert (config.hidden_size, config.num_layers, config.embedding_size, config.cell) == (
+        6, 2, 5, "gate")
+    assert model.get_layer("embedding").output_dim == 5
+    assert model.get_layer("lstm_1").cell.units == 6
+    assert model.get_layer("dropout_input").rate == pytest.approx(0.5)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.7)
+    assert model.optimizer.global_clipnorm == pytest.approx(2.5)
+    assert model.input.shape == (2, 3)  # batch size and steps stay the config's
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 30, (4, 3)).astype("int32")
+    seen = {}
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.update(logs)
+
+    history = hm.fit(hp, model, x, x, batch_size=2, validation_data=(x, x), callbacks=[Spy()])
+    # WordsPerSecond ran before the tuner's callbacks, the schedule set the trial's rate.
+    assert "words_per_sec" in seen and "val_perplexity" in seen
+    assert history.history["learning_rate"] == [pytest.approx(0.7)]
+    assert len(history.history["loss"]) == WORD.max_max_epoch
