@@ -82,37 +82,38 @@ def run_layer_test(
         expected_output_shape
     )
 
-    # 3. Symbolic call in a functional model next to stock layers.
+    # 3. Symbolic call, in a functional model next to stock layers, and
+    # 4. inside (or before) Bidirectional: one two-output model checks both
+    # with a single fit step and a single .keras save/load.
     inputs = keras.Input(shape=input_data.shape[1:], dtype=str(input_data.dtype))
     symbolic = make()(inputs)
     assert tuple(symbolic.shape) == (None,) + tuple(expected_output_shape[1:])
-    hidden = keras.layers.Dense(2, activation="tanh")(symbolic)
-    model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
-    _fit_one_step_and_reload(model, input_data, tmp_path / "model.keras")
-
-    # 4. Bidirectional.
-    inputs = keras.Input(shape=input_data.shape[1:], dtype=str(input_data.dtype))
+    plain = keras.layers.Dense(2, activation="tanh")(symbolic)
     if bidirectional == "wrap":
-        outputs = keras.layers.Bidirectional(make())(inputs)
+        both = keras.layers.Bidirectional(make())(inputs)
         width = 2 * expected_output_shape[-1]
     else:
-        outputs = make()(inputs)
-        outputs = keras.layers.Bidirectional(
+        both = keras.layers.Bidirectional(
             keras.layers.LSTM(2, return_sequences=True)
-        )(outputs)
+        )(make()(inputs))
         width = 4
-    assert outputs.shape[-1] == width, outputs.shape
-    model = keras.Model(inputs, keras.layers.Dense(2)(outputs))
-    _fit_one_step_and_reload(model, input_data, tmp_path / "bidirectional.keras")
+    assert both.shape[-1] == width, both.shape
+    model = keras.Model(
+        inputs, [keras.layers.Dense(2)(plain), keras.layers.Dense(2)(both)]
+    )
+    _fit_one_step_and_reload(model, input_data, tmp_path / "model.keras")
 
 
 def _fit_one_step_and_reload(model, input_data, path):
     rng = np.random.default_rng(0)
-    target = rng.normal(size=(len(input_data),) + tuple(model.output.shape[1:]))
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    targets = [
+        rng.normal(size=(len(input_data),) + tuple(out.shape[1:]))
+        for out in model.outputs
+    ]
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss=["mse"] * len(targets))
     before = [_to_numpy(w).copy() for w in model.trainable_weights]
     history = model.fit(
-        input_data, target, batch_size=len(input_data), epochs=1, verbose=0
+        input_data, targets, batch_size=len(input_data), epochs=1, verbose=0
     )
     assert np.isfinite(history.history["loss"][0])
     after = [_to_numpy(w) for w in model.trainable_weights]
@@ -121,9 +122,8 @@ def _fit_one_step_and_reload(model, input_data, path):
     expected = model.predict(input_data, verbose=0)
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(
-        loaded.predict(input_data, verbose=0), expected, atol=1e-6, rtol=0
-    )
+    for got, want in zip(loaded.predict(input_data, verbose=0), expected):
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
 
 
 def value_and_gradients(layer, x, output_weights):
