@@ -158,7 +158,9 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
             floor = math.exp(MarkovSource(**kwargs).char_entropy_rate)
         else:
             if corpus_tokens:
-                kwargs["num_train_tokens"] = corpus_tokens
+                n_eval = max(corpus_tokens // 10, 1_000)
+                kwargs.update(num_train_tokens=corpus_tokens, num_valid_tokens=n_eval,
+                              num_test_tokens=n_eval)
             d, info = synthetic.load_synthetic(return_summary=True, **kwargs)
             return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, "synthetic",
                           floor=info["perplexity_floor"], oov=d.oov)
@@ -250,19 +252,25 @@ def _history_from_csv(path):
     return history
 
 
+EVAL_STEPS = 50
+
+
 def evaluate_stream(model, config, corpus, ids, batch_size=1):
     """Perplexity of `model`'s weights on one split, read as one stream at `batch_size`.
 
-    The PTB tutorial tests at batch 1; a stateful model at batch 1 computes the same
-    per-token losses for any num_steps (the state carries over), so num_steps stays the
-    config's and only fewer than num_steps trailing tokens go unscored.
+    The PTB tutorial tests at batch 1, one step at a time. A stateful model at batch 1
+    computes the same per-token losses whatever the chunk length (the state carries over),
+    so this reads chunks of `EVAL_STEPS` (50) tokens for speed; only the fewer than 50
+    trailing tokens that do not fill a chunk go unscored.
     """
     from zoo.models.lm import compile_lm, copy_to_batch
     from zoo.training import StatefulRNNCallback
 
-    clone = copy_to_batch(model, config, len(corpus.vocab), batch_size=batch_size)
+    steps = EVAL_STEPS if batch_size == 1 else config.num_steps
+    clone = copy_to_batch(model, config, len(corpus.vocab), batch_size=batch_size,
+                          num_steps=steps)
     compile_lm(clone, config)
-    ds = make_dataset(corpus.kind, config.family, ids, batch_size, config.num_steps)
+    ds = make_dataset(corpus.kind, config.family, ids, batch_size, steps)
     logs = clone.evaluate(ds, verbose=0, return_dict=True, callbacks=[StatefulRNNCallback()])
     return float(logs["perplexity"])
 
@@ -323,13 +331,8 @@ def run_train(args):
         # Keras epochs; one-pass data (PTB) starts every epoch from zero, as the tutorial.
         StatefulRNNCallback(reset_on_epoch_begin=not config.steps_per_epoch),
         WordsPerSecond(B * T),
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
-        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
-                                        monitor="val_perplexity", mode="min",
-                                        save_best_only=True),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
     ]
+    # The schedule goes before the loggers so `learning_rate` reaches the CSV and history.
     if config.schedule == "ptb":
         callbacks.append(keras.callbacks.LearningRateScheduler(
             ptb_lr_schedule(config.learning_rate, config.lr_decay, config.max_epoch)))
@@ -339,6 +342,14 @@ def run_train(args):
     elif config.schedule == "step":
         callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
                                    every=config.decay_steps))
+    callbacks += [
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
+                                        monitor="val_perplexity", mode="min",
+                                        save_best_only=True),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
+    ]
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard")))
 

@@ -1,0 +1,201 @@
+"""End-to-end tests of train.py: train, evaluate, generate, resume, and bad values.
+
+The runs are tiny (a generated corpus of a few thousand tokens, 16 units) so the whole
+file stays well under a minute of training; the real runs are in the README.
+"""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from zoo import cli
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
+        "4000", "--corpus-vocab", "40", "--verbose", "0"]
+TINY_DATA = ["--corpus-tokens", "4000", "--corpus-vocab", "40"]
+
+
+def run_main(argv):
+    """Runs the CLI in-process; returns its exit status."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    return exc.value.code
+
+
+def run_script(args, env=None, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert run_main([*TINY, "--epochs", "2", "--output-dir", str(out)]) == 0
+    return out
+
+
+def test_train_writes_every_artifact(tiny_run):
+    for name in ("best.keras", "final.keras", "history.csv", "learning_curve.png",
+                 "results.json", "zoo_meta.json"):
+        assert (tiny_run / name).is_file(), name
+    assert not (tiny_run / "backup").exists(), "BackupAndRestore deletes its backup on success"
+    results = json.loads((tiny_run / "results.json").read_text())
+    history = results["history"]
+    assert len(history["perplexity"]) == len(history["val_perplexity"]) == 2
+    assert history["perplexity"][1] < history["perplexity"][0]
+    assert all(w > 0 for w in history["words_per_sec"])
+    # The PTB schedule: max_epoch is 1 for ptb-test, so epoch 2 runs at lr * 0.5.
+    assert history["learning_rate"] == pytest.approx([1.0, 0.5])
+    # No model beats the generated corpus's entropy rate.
+    assert results["test_perplexity"] > results["perplexity_floor"] * 0.98
+    assert np.isfinite(results["test_perplexity"])
+
+
+def test_evaluate_reproduces_the_test_perplexity(tiny_run, capsys):
+    results = json.loads((tiny_run / "results.json").read_text())
+    assert run_main(["evaluate", "--checkpoint", str(tiny_run / "best.keras"), *TINY_DATA]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("test perplexity ")
+    assert float(line.split()[2]) == pytest.approx(results["test_perplexity"], abs=1e-3)
+
+
+def _generate(run, capsys, *args):
+    assert run_main(["generate", "--checkpoint", str(run / "best.keras"), *args]) == 0
+    return capsys.readouterr().out.rstrip("\n")
+
+
+def test_generate_length_vocabulary_and_greedy(tiny_run, capsys):
+    import keras
+
+    from zoo.models import build_lm
+    from zoo.models.configs import LMConfig
+
+    meta = json.loads((tiny_run / "zoo_meta.json").read_text())
+    vocab = meta["vocab"]
+    text = _generate(tiny_run, capsys, "--length", "30", "--seed", "1")
+    tokens = text.replace("\n", " <eos> ").split()
+    assert len(tokens) == 30
+    assert set(tokens) <= set(vocab)
+
+    prime = " ".join(vocab[1:4])
+    greedy = [_generate(tiny_run, capsys, "--prime", prime, "--length", "12",
+                        "--temperature", "0", "--seed", str(s)) for s in (1, 2)]
+    assert greedy[0] == greedy[1]
+    sampled = {_generate(tiny_run, capsys, "--prime", prime, "--length", "12", "--seed", str(s))
+               for s in range(4)}
+    assert len(sampled) > 1, "temperature 1 samples should differ between seeds"
+
+    # Independently: a whole-sequence (non-stateful) call on prime + greedy continuation
+    # must take the argmax at every position.
+    trained = keras.saving.load_model(tiny_run / "best.keras", compile=False)
+    config = LMConfig(**meta["config"])
+    index = {w: i for i, w in enumerate(vocab)}
+    ids = [index[w] for w in prime.split()] + [index[w] for w in
+                                               greedy[0].replace("\n", " <eos> ").split()]
+    whole = build_lm(config, vocab_size=len(vocab), batch_size=1, num_steps=len(ids) - 1,
+                     stateful=False)
+    whole.set_weights(trained.get_weights())
+    logits = np.asarray(whole(np.asarray([ids[:-1]], "int32")))[0]
+    n_prime = len(prime.split())
+    assert list(logits.argmax(-1)[n_prime - 1:]) == ids[n_prime:]
+
+
+def test_cells_reach_the_same_perplexity_on_mini_ptb(ptb_dir, tmp_path):
+    """fused, gate and keras cells are one function: equal seed and budget, equal result."""
+    results = {}
+    for cell in ("fused", "gate", "keras"):
+        out = tmp_path / cell
+        argv = ["--model", "ptb-small", "--cell", cell, "--hidden-size", "32", "--epochs", "1",
+                "--steps-per-epoch", "60", "--data", "mini-ptb", "--data-dir", str(ptb_dir),
+                "--output-dir", str(out), "--verbose", "0"]
+        assert run_main(argv) == 0
+        results[cell] = json.loads((out / "results.json").read_text())
+    ppl = {c: r["history"]["val_perplexity"][-1] for c, r in results.items()}
+    first = ppl["fused"]
+    assert first < 0.5 * results["fused"]["vocab_size"], "the model learned something"
+    for cell, value in ppl.items():
+        assert value == pytest.approx(first, rel=0.02), ppl
+
+
+def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path):
+    import keras
+
+    args = [*TINY, "--corpus-tokens", "30000", "--epochs", "3"]
+    straight = tmp_path / "straight"
+    done = run_script([*args, "--output-dir", str(straight)], timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    resumed = tmp_path / "resumed"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, "--output-dir",
+                             str(resumed)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    history = resumed / "history.csv"
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            if history.is_file() and len(history.read_text().splitlines()) >= 2:
+                break  # one epoch finished: its backup is written before the CSV row
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run must be killed mid-way"
+    rows_at_kill = len(history.read_text().splitlines()) - 1
+    assert 1 <= rows_at_kill < 3
+    assert (resumed / "backup").is_dir()
+
+    again = run_script([*args, "--output-dir", str(resumed)], timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    epochs = [line.split(",")[0] for line in history.read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2"]
+    a = keras.saving.load_model(straight / "final.keras", compile=False).get_weights()
+    b = keras.saving.load_model(resumed / "final.keras", compile=False).get_weights()
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--model", "no-such-model"], "unknown model"),
+        (["--epochs", "0"], "--epochs"),
+        (["--batch-size", "-3"], "--batch-size"),
+        (["--cell", "cudnn"], "--cell"),
+        (["evaluate", "--checkpoint", "/nonexistent/best.keras"], "checkpoint not found"),
+        (["generate"], "--checkpoint"),
+    ],
+)
+def test_bad_values_exit_with_one_line(argv, needle):
+    proc = run_script(argv, timeout=120)
+    assert proc.returncode == 2
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_checkpoint_from_another_vocabulary_is_refused(tiny_run, capsys):
+    code = run_main(["evaluate", "--checkpoint", str(tiny_run / "best.keras"),
+                     "--corpus-tokens", "4000", "--corpus-vocab", "45"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another vocabulary" in err[0]
+
+
+def test_data_too_small_for_the_batch_is_one_line(capsys, tmp_path):
+    code = run_main([*TINY, "--batch-size", "500", "--num-steps", "50",
+                     "--output-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "--batch-size 500" in err[0]
