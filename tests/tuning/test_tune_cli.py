@@ -170,3 +170,23 @@ def test_space_flags_override_the_default_space(tmp_path):
     path.write_text(TINY_SPACE)
     args = build_parser(_Parser).parse_args(["--space", str(path)])
     assert build_space(args, get_config("ptb-small")) == json.loads(TINY_SPACE)
+
+
+@pytest.mark.parametrize("tuner", ["hyperband", "bayesian"])
+def test_hyperband_and_bayesian_searches(tmp_path, capsys, tuner):
+    argv = tune_args(tmp_path, max_trials=2, tuner=tuner)
+    argv[argv.index("--epochs") + 1] = "2"  # hyperband's max_epochs
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        if tuner == "bayesian":  # an optional dependency: one clear error without it
+            assert run_main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and "needs scikit-learn" in err
+            return
+    assert run_main(argv) == 0
+    rows = read_csv(tmp_path / "tiny" / "trials.csv")
+    assert 1 <= len(rows) <= 2 and {r["status"] for r in rows} == {"COMPLETED"}
+    if tuner == "hyperband":
+        assert all(int(r["tuner/epochs"]) <= 2 for r in rows)
+    assert (tmp_path / "tiny" / "best.keras").is_file()

@@ -258,11 +258,14 @@ def run_tune(argv, parser_class=None, error_class=None):
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    tuner = make_tuner(hypermodel, args.tuner, max_trials=args.max_trials,
-                       executions_per_trial=args.executions_per_trial,
-                       directory=args.directory, project_name=project_name,
-                       overwrite=args.overwrite and role != "worker", seed=args.seed,
-                       max_epochs=config.max_max_epoch)
+    try:
+        tuner = make_tuner(hypermodel, args.tuner, max_trials=args.max_trials,
+                           executions_per_trial=args.executions_per_trial,
+                           directory=args.directory, project_name=project_name,
+                           overwrite=args.overwrite and role != "worker", seed=args.seed,
+                           max_epochs=config.max_max_epoch)
+    except ValueError as e:
+        raise error_class(f"--tuner {args.tuner}: {str(e).splitlines()[0]}") from None
     if role != "worker":
         from zoo.training.reporting import write_results
 

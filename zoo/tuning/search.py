@@ -93,6 +93,11 @@ def make_tuner(hypermodel, tuner="random", max_trials=10, executions_per_trial=1
         return kt.RandomSearch(hypermodel, max_trials=max_trials,
                                executions_per_trial=executions_per_trial, **common)
     if tuner == "bayesian":
+        try:
+            import sklearn  # noqa: F401  (keras-tuner's Gaussian process needs it)
+        except ImportError:
+            raise ValueError("tuner 'bayesian' needs scikit-learn: pip install scikit-learn "
+                             "(or keras-tuner[bayesian])") from None
         return kt.BayesianOptimization(hypermodel, max_trials=max_trials,
                                        num_initial_points=min(max(2, max_trials // 3),
                                                               max_trials),
