@@ -1,7 +1,6 @@
 """`train.py tune` end to end: a real 3-trial search, resume, failures and bad input."""
 
 import json
-import os
 
 import numpy as np
 import pytest

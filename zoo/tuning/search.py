@@ -137,8 +137,8 @@ def check_trials(tuner):
     first = trials[0]
     reason = _last_line(first.message) or (
         f"its objective was {first.score}" if first.score is not None else "no error recorded")
-    raise SearchFailedError(f"all {len(trials)} trial(s) failed; the first (trial {first.trial_id}, "
-                            f"status {first.status}) with: {reason}")
+    raise SearchFailedError(f"all {len(trials)} trial(s) failed; the first (trial "
+                            f"{first.trial_id}, status {first.status}) with: {reason}")
 
 
 def _metric(trial, name):
