@@ -199,3 +199,21 @@ def test_data_too_small_for_the_batch_is_one_line(capsys, tmp_path):
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "--batch-size 500" in err[0]
+
+
+@pytest.mark.parametrize("model", ["text8-char", "text8-bigram"])
+def test_character_models_train_and_sample(model, tmp_path, capsys):
+    out = tmp_path / model
+    argv = ["--model", model, "--corpus-tokens", "20000", "--steps-per-epoch", "15",
+            "--epochs", "2", "--hidden-size", "16", "--output-dir", str(out), "--verbose", "0"]
+    assert run_main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    # The text8 recipe: one "epoch" is steps_per_epoch steps of a continuing stream.
+    assert results["history"]["learning_rate"] == pytest.approx([10.0, 10.0])
+    assert results["perplexity_floor"] < results["test_perplexity"] < 27
+    capsys.readouterr()
+    text = _generate(out, capsys, "--prime", "th", "--temperature", "0")
+    assert text.startswith("th") and len(text) == 2 + 79
+    assert set(text) <= set(" abcdefghijklmnopqrstuvwxyz")
+    code = run_main(["generate", "--checkpoint", str(out / "best.keras"), "--prime", "The"])
+    assert code == 2 and "--prime" in capsys.readouterr().err
