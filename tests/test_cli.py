@@ -217,3 +217,34 @@ def test_character_models_train_and_sample(model, tmp_path, capsys):
     assert set(text) <= set(" abcdefghijklmnopqrstuvwxyz")
     code = run_main(["generate", "--checkpoint", str(out / "best.keras"), "--prime", "The"])
     assert code == 2 and "--prime" in capsys.readouterr().err
+
+
+def test_mirror_seq2seq_trains_and_mirrors_from_the_command_line(tmp_path, capsys):
+    from zoo.models import mirror
+
+    out = tmp_path / "mirror"
+    argv = ["--model", "mirror-seq2seq", "--corpus-tokens", "1500", "--epochs", "1",
+            "--hidden-size", "8", "--output-dir", str(out), "--verbose", "0"]
+    assert run_main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert 0.0 <= results["test_word_accuracy"] <= 1.0 and results["epochs_run"] == 1
+    capsys.readouterr()
+
+    ckpt = str(out / "best.keras")
+    assert run_main(["mirror", "--checkpoint", ckpt, "the", "quick", "fox"]) == 0
+    printed = capsys.readouterr().out.rstrip("\n")
+    model = mirror.load_mirror(ckpt)
+    assert printed == mirror.mirror_sentence(model, "the quick fox")
+    assert run_main(["mirror", "--checkpoint", ckpt, "--beam-width", "2", "abc"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == mirror.mirror_sentence(model, "abc",
+                                                                          beam_width=2)
+
+    assert run_main(["mirror", "--checkpoint", ckpt, "The Fox"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a-z" in err[0]
+    assert run_main(["mirror", "--checkpoint", ckpt, "ab " * 60]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(model.max_length) in err[0]
+
+    assert run_main(["evaluate", "--checkpoint", ckpt, "--split", "test"]) == 0
+    assert "sentences mirrored exactly" in capsys.readouterr().out

@@ -407,6 +407,16 @@ def _enable_determinism():
 # --------------------------------------------------------------------------- evaluate
 
 
+def _is_mirror_run(path):
+    import json
+
+    meta_path = os.path.join(os.path.dirname(os.path.abspath(path)), META_FILE)
+    if not os.path.isfile(meta_path):
+        return False
+    with open(meta_path) as f:
+        return json.load(f).get("kind") == "seq2seq"
+
+
 def _check_vocab(meta, corpus, path):
     if list(meta["vocab"]) != corpus.vocab:
         raise CLIError(
@@ -424,6 +434,8 @@ def run_evaluate(argv):
                    help="rows read in parallel (default 1, as the PTB tutorial tests)")
     p.add_argument("--seed", type=int, default=0, help="the synthetic corpus's seed")
     args = p.parse_args(argv)
+    if _is_mirror_run(args.checkpoint):
+        return evaluate_mirror_checkpoint(args)
     model, config, meta = read_checkpoint(args.checkpoint)
     corpus = load_corpus(args.data, config.family, args.data_dir, args.corpus_tokens,
                          args.corpus_vocab, seed=args.seed)
@@ -529,14 +541,111 @@ def run_tune(argv):
     return _run(argv, parser_class=_Parser, error_class=CLIError)
 
 
+def _mirror_texts(data, data_dir):
+    """(train, valid, test) texts for the mirror model: None = the generated offline text.
+
+    Real text is the mini-PTB split (train = ptb.valid.txt, valid / test = the two halves of
+    ptb.test.txt), or PTB's own splits with --data ptb.
+    """
+    if data == "synthetic":
+        return None, None, None
+    if data == "text8":
+        raise CLIError("--data text8 is one unbroken stream with no sentences; the mirror model "
+                       "needs sentences: use synthetic, mini-ptb or ptb")
+    if data == "mini-ptb":
+        d = data_dir or _shared_ptb_dir()
+        paths = [os.path.join(d, f"ptb.{s}.txt") for s in ("valid", "test")]
+        for path in paths:
+            if not os.path.isfile(path):
+                raise CLIError(f"{path} not found: pass --data-dir with ptb.valid.txt and "
+                               "ptb.test.txt")
+        with open(paths[1], encoding="utf-8") as f:
+            test_lines = f.read().splitlines()
+        from zoo.datasets.ptb import MINI_PTB_VALID_LINES as n
+
+        return paths[0], "\n".join(test_lines[:n]), "\n".join(test_lines[n:])
+    if data_dir is None:
+        raise CLIError("--data ptb for the mirror model needs --data-dir with ptb.*.txt")
+    return tuple(os.path.join(data_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test"))
+
+
 def run_train_mirror(args, config):
     from zoo.models import mirror
+    from zoo.training.reporting import write_results
 
-    raise CLIError("mirror-seq2seq training is not wired yet")  # replaced below when available
+    text, valid_text, test_text = _mirror_texts(args.data, args.data_dir)
+    if args.corpus_tokens:
+        if args.data != "synthetic":
+            raise CLIError("--corpus-tokens only applies to --data synthetic")
+        from zoo.datasets.mirror import offline_text
+
+        text = offline_text(num_words=args.corpus_tokens, seed=args.seed)
+    output_dir = args.output_dir or os.path.join("runs", f"{config.name}-{args.data}")
+    result = mirror.train_mirror(
+        output_dir, text=text, valid_text=valid_text, test_text=test_text,
+        epochs=config.max_max_epoch, batch_size=config.batch_size, cell=config.cell,
+        seed=args.seed, units=config.hidden_size, embedding_dim=config.embedding_size,
+        encoder_layers=config.num_layers, learning_rate=config.learning_rate,
+        augment=1, verbose=2 if args.verbose is None else args.verbose,
+    )
+    write_results(os.path.join(output_dir, META_FILE), config=config.to_dict(), kind="seq2seq",
+                  data=args.data)
+    write_results(os.path.join(output_dir, "results.json"), **result)
+    print(f"held-out sentences: {100 * result['test_word_accuracy']:.1f}% of words and "
+          f"{100 * result['test_sentence_accuracy']:.1f}% of sentences mirrored exactly "
+          f"(copying the input: {100 * result['test_copy_word_accuracy']:.1f}% / "
+          f"{100 * result['test_copy_sentence_accuracy']:.1f}%); trained "
+          f"{result['train_seconds']:.0f} s; checkpoint {result['checkpoint']}")
+    return 0
+
+
+def _load_mirror(path):
+    from zoo.models import mirror
+
+    if not os.path.isfile(path):
+        raise CLIError(f"checkpoint not found: {path}")
+    try:
+        model = mirror.load_mirror(path)
+    except Exception as e:
+        raise CLIError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}")
+    if not isinstance(model, mirror.MirrorSeq2Seq):
+        raise CLIError(f"{path} is not a mirror-seq2seq checkpoint")
+    return model
 
 
 def run_mirror(argv):
-    raise CLIError("mirror is not wired yet")
+    p = _Parser(prog="train.py mirror", description="mirror every word of a sentence")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--beam-width", type=positive_int, default=1,
+                   help="1 decodes greedily; k > 1 keeps the k best hypotheses")
+    p.add_argument("sentence", nargs="+", help="lowercase a-z words")
+    args = p.parse_args(argv)
+    from zoo.models import mirror
+
+    model = _load_mirror(args.checkpoint)
+    try:
+        print(mirror.mirror_sentence(model, " ".join(args.sentence), args.beam_width))
+    except ValueError as e:
+        raise CLIError(str(e).splitlines()[0])
+    return 0
+
+
+def evaluate_mirror_checkpoint(args):
+    from zoo.datasets import mirror as mirror_data
+    from zoo.models import mirror
+
+    model = _load_mirror(args.checkpoint)
+    texts = _mirror_texts(args.data, args.data_dir)
+    text = texts[{"train": 0, "valid": 1, "test": 2}[args.split]]
+    if text is None:
+        text = mirror_data.offline_text(num_words=20000, seed=args.seed + 1)
+    elif os.path.isfile(text):
+        text = mirror_data.read_text(text)
+    sentences = [s for s in mirror_data.split_sentences(text, 10) if len(s) <= model.max_length]
+    r = mirror.evaluate_mirror(model, sentences)
+    print(f"{args.split}: {100 * r['word_accuracy']:.2f}% of {r['words']} words and "
+          f"{100 * r['sentence_accuracy']:.2f}% of {r['sentences']} sentences mirrored exactly")
+    return 0
 
 
 # --------------------------------------------------------------------------- main

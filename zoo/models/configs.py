@@ -202,6 +202,16 @@ _REGISTRY = {
             hidden_size=200, max_epoch=4, max_max_epoch=6, keep_prob=1.0, lr_decay=0.5,
             batch_size=20,
         ),
+        # The text8 notebook's unsolved exercise: a character encoder-decoder that mirrors every
+        # word of a sentence (zoo.models.mirror). hidden_size = LSTM units, embedding_size = the
+        # character embedding, num_layers = bidirectional encoder layers; Adam with clip-norm.
+        LMConfig(
+            name="mirror-seq2seq", family="seq2seq",
+            description="word mirror: char encoder-decoder with attention (text8 exercise)",
+            learning_rate=3e-3, max_grad_norm=1.0, num_layers=1, hidden_size=192,
+            embedding_size=32, max_epoch=1, max_max_epoch=4, batch_size=64, vocab_size=30,
+            num_steps=100, schedule="constant", loss_scale="mean",
+        ),
     ]
 }
 
