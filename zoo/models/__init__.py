@@ -1,10 +1,23 @@
-"""Named model configs and the builders that turn them into Keras models."""
+"""Named model configs and the builders that turn them into Keras models.
+
+`zoo.models.configs` is plain Python; the builders (and with them Keras) are imported on
+first use, so `train.py --help` and argument errors answer without starting TensorFlow.
+"""
 
 from zoo.models.configs import (DEFAULT_MODEL, LMConfig, get_config, list_configs,
                                 register_config)
-from zoo.models.lm import build_lm, compile_lm, copy_to_batch, make_lstm
 
-__all__ = [
-    "DEFAULT_MODEL", "LMConfig", "build_lm", "compile_lm", "copy_to_batch", "get_config",
-    "list_configs", "make_lstm", "register_config",
-]
+_LAZY = {"build_lm", "compile_lm", "copy_to_batch", "make_lstm", "get_lstm_weights",
+         "set_lstm_weights"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from zoo.models import lm
+
+        return getattr(lm, name)
+    raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_MODEL", "LMConfig", "get_config", "list_configs", "register_config",
+           *sorted(_LAZY)]
