@@ -248,3 +248,15 @@ def test_mirror_seq2seq_trains_and_mirrors_from_the_command_line(tmp_path, capsy
 
     assert run_main(["evaluate", "--checkpoint", ckpt, "--split", "test"]) == 0
     assert "sentences mirrored exactly" in capsys.readouterr().out
+
+
+def test_small_model_comes_within_ten_percent_of_the_corpus_floor(tmp_path):
+    """The acceptance bound itself, on a 30k-token corpus of 40 words (about 15 s)."""
+    out = tmp_path / "floor"
+    argv = ["--model", "ptb-small", "--hidden-size", "32", "--num-layers", "1", "--num-steps",
+            "10", "--corpus-tokens", "30000", "--corpus-vocab", "40", "--epochs", "8",
+            "--output-dir", str(out), "--verbose", "0"]
+    assert run_main(argv) == 0
+    results = json.loads((out / "results.json").read_text())
+    floor = results["perplexity_floor"]
+    assert floor < results["test_perplexity"] < 1.10 * floor, (results["test_perplexity"], floor)
