@@ -7,8 +7,8 @@ first use, so `train.py --help` and argument errors answer without starting Tens
 from zoo.models.configs import (DEFAULT_MODEL, LMConfig, get_config, list_configs,
                                 register_config)
 
-_LAZY = {"build_lm", "compile_lm", "copy_to_batch", "make_lstm", "get_lstm_weights",
-         "set_lstm_weights"}
+_LAZY = {"build_lm", "compile_lm", "copy_to_batch", "get_lstm_weights", "lstm_layer",
+         "make_lstm", "set_lstm_weights"}
 
 
 def __getattr__(name):

@@ -19,28 +19,36 @@ import numpy as np
 from zoo.layers import BigramEmbedding, FusedLSTM, GateLSTMCell, fused_to_gate_weights
 
 
+_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+             "zero_output_for_mask", "name")
+
+
+def lstm_layer(kind, units, **kwargs):
+    """One LSTM layer of the kind `kind`: the single place that maps a cell name to a layer.
+
+    `"fused"` is the zoo's fast `FusedLSTM`, `"gate"` is `keras.layers.RNN(GateLSTMCell)`,
+    `"keras"` is `keras.layers.LSTM` (cuDNN on a GPU). They take the same arguments (those
+    of `keras.layers.LSTM`), share keras.layers.LSTMCell's weight layout through
+    `get_lstm_weights` / `set_lstm_weights`, and all expose `.cell` for step-by-step use.
+    """
+    if kind == "fused":
+        return FusedLSTM(units, **kwargs)
+    if kind == "gate":
+        rnn_args = {k: kwargs.pop(k) for k in _RNN_ARGS if k in kwargs}
+        return keras.layers.RNN(GateLSTMCell(units, **kwargs), **rnn_args)
+    if kind == "keras":
+        return keras.layers.LSTM(units, **kwargs)
+    raise ValueError(f"cell must be one of 'fused', 'gate', 'keras', got {kind!r}")
+
+
 def make_lstm(cell, units, init_scale, seed=None, return_sequences=True, stateful=True,
               name=None, **kwargs):
-    """One LSTM layer of the kind `cell` ("fused", "gate" or "keras").
-
-    The three kinds share keras.layers.LSTMCell's weight layout, so weights copy between them.
-    """
+    """The seeds' LSTM layer: uniform(±init_scale) weights, zero biases, forget bias 0.0."""
     init = keras.initializers.RandomUniform(-init_scale, init_scale, seed=seed)
-    common = dict(
-        kernel_initializer=init,
-        recurrent_initializer=init,
-        bias_initializer="zeros",
-        unit_forget_bias=False,
-        **kwargs,
-    )
-    rnn_args = dict(return_sequences=return_sequences, stateful=stateful, name=name)
-    if cell == "fused":
-        return FusedLSTM(units, forget_bias=0.0, **common, **rnn_args)
-    if cell == "gate":
-        return keras.layers.RNN(GateLSTMCell(units, forget_bias=0.0, **common), **rnn_args)
-    if cell == "keras":
-        return keras.layers.LSTM(units, **common, **rnn_args)
-    raise ValueError(f"cell must be one of 'fused', 'gate', 'keras', got {cell!r}")
+    return lstm_layer(cell, units, kernel_initializer=init, recurrent_initializer=init,
+                      bias_initializer="zeros", unit_forget_bias=False,
+                      return_sequences=return_sequences, stateful=stateful, name=name,
+                      **kwargs)
 
 
 def input_length(config, num_steps=None):

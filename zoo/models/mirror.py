@@ -30,28 +30,12 @@ CELL_KINDS = ("fused", "gate", "keras")
 
 
 def _make_rnn(kind, units, **kwargs):
-    """The one place that picks the LSTM: the zoo's cells (`fused`, `gate`) or Keras's.
-
-    `"fused"` is `zoo.layers.FusedLSTM` (a `keras.layers.RNN` over the zoo's
-    `FusedLSTMCell`, input projection hoisted out of the loop); `"gate"` is
-    `keras.layers.RNN(zoo.layers.GateLSTMCell)`; `"keras"` is
-    `keras.layers.RNN(keras.layers.LSTMCell)`. All return sequences and expose
-    `.cell`, which the decoder calls one step at a time at inference.
-    """
-    name = kwargs.pop("name", None)
-    if kind == "fused":
-        from zoo.layers import FusedLSTM  # noqa: PLC0415
-
-        return FusedLSTM(units, return_sequences=True, name=name, **kwargs)
-    if kind == "gate":
-        from zoo.layers import GateLSTMCell  # noqa: PLC0415
-
-        cell = GateLSTMCell(units, **kwargs)
-    elif kind == "keras":
-        cell = keras.layers.LSTMCell(units, **kwargs)
-    else:
+    """A sequence-returning LSTM of the kind `kind`, by `zoo.models.lm.lstm_layer`."""
+    if kind not in CELL_KINDS:
         raise ValueError(f"`cell` must be one of {CELL_KINDS}, got {kind!r}.")
-    return keras.layers.RNN(cell, return_sequences=True, name=name)
+    from zoo.models.lm import lstm_layer  # noqa: PLC0415
+
+    return lstm_layer(kind, units, return_sequences=True, **kwargs)
 
 
 class TimeLimit(keras.callbacks.Callback):
@@ -88,7 +72,7 @@ class MirrorSeq2Seq(keras.Model):
         embedding_dim: int, character embedding size. Defaults to `32`.
         encoder_layers: int, stacked bidirectional encoder layers. Defaults to `2`.
         cell: str, `"fused"` (the zoo's `FusedLSTMCell`), `"gate"` (the zoo's
-            `GateLSTMCell`) or `"keras"` (`keras.layers.LSTMCell`). Defaults to `"fused"`.
+            `GateLSTMCell`) or `"keras"` (`keras.layers.LSTM`). Defaults to `"fused"`.
         dropout: float, dropout on the cells' inputs. Defaults to `0.0`.
         max_length: int, the longest sentence in characters the model accepts
             (the trained maximum). Defaults to `100`.
