@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -260,3 +261,11 @@ def test_small_model_comes_within_ten_percent_of_the_corpus_floor(tmp_path):
     results = json.loads((out / "results.json").read_text())
     floor = results["perplexity_floor"]
     assert floor < results["test_perplexity"] < 1.10 * floor, (results["test_perplexity"], floor)
+
+
+def test_rerunning_a_finished_run_starts_a_fresh_history(tmp_path):
+    out = tmp_path / "again"
+    for _ in range(2):
+        assert run_main([*TINY, "--epochs", "1", "--output-dir", str(out)]) == 0
+    rows = (out / "history.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("0,"), rows

@@ -332,13 +332,19 @@ def run_train(args):
     elif config.schedule == "step":
         callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
                                    every=config.decay_steps))
+    # A backup means an interrupted run: keep its history and its best score. Without one,
+    # this is a fresh run and any old history.csv in the directory is replaced.
+    backup_dir = os.path.join(output_dir, "backup")
+    history_path = os.path.join(output_dir, "history.csv")
+    resuming = os.path.isdir(backup_dir)
+    best_so_far = min(_history_from_csv(history_path).get("val_perplexity", [float("inf")]))
     callbacks += [
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
-        keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "best.keras"),
-                                        monitor="val_perplexity", mode="min",
-                                        save_best_only=True),
+        keras.callbacks.BackupAndRestore(backup_dir),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(output_dir, "best.keras"), monitor="val_perplexity", mode="min",
+            save_best_only=True, initial_value_threshold=best_so_far if resuming else None),
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(os.path.join(output_dir, "history.csv"), append=True),
+        keras.callbacks.CSVLogger(history_path, append=resuming),
     ]
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard")))

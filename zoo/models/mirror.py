@@ -24,6 +24,7 @@ import keras
 import numpy as np
 from keras import ops
 
+import zoo.layers  # noqa: F401  (registers the zoo's layers for load_mirror)
 from zoo.datasets import mirror as data
 
 CELL_KINDS = ("fused", "gate", "keras")
