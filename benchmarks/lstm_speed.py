@@ -8,6 +8,12 @@ a few warm-up steps and then timed training steps on identical numpy data,
 and reports training words/s (batch * steps / second), the ratio to
 keras.layers.LSTM measured in the same run, and peak memory.
 
+Shared machines are noisy (neighbours steal CPU for seconds at a time), so
+the implementations run in `--repeats` interleaved rounds (the order rotates
+every round), each worker times its steps in blocks of `--block` steps, and
+words/s is computed from the median block over all rounds (the best block is
+reported too).
+
 Implementations:
     gate        keras.layers.RNN(zoo.layers.GateLSTMCell)  four matmul pairs/step
     fused_cell  keras.layers.RNN(zoo.layers.FusedLSTMCell) one matmul pair/step
@@ -43,7 +49,7 @@ SHAPES = {
     "medium": (20, 35, 650),
     "large": (20, 35, 1500),
 }
-QUICK = dict(shapes={"quick": (2, 3, 8)}, vocab=50, warmup=1, steps=2)
+QUICK = dict(shapes={"quick": (2, 3, 8)}, vocab=50, warmup=1, steps=2, block=1, repeats=1)
 
 
 def parse_args(argv=None):
@@ -57,7 +63,11 @@ def parse_args(argv=None):
     p.add_argument("--vocab", type=int, default=10000)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps")
-    p.add_argument("--steps", type=int, default=20, help="timed steps")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per round")
+    p.add_argument("--block", type=int, default=5,
+                   help="timed steps per block (words/s from the median block)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="interleaved rounds, each impl in a fresh process")
     p.add_argument("--jit-compile", default="auto", choices=("auto", "true", "false"),
                    help="Model.compile(jit_compile=...) for every impl")
     p.add_argument("--unroll", action="store_true",
@@ -70,7 +80,8 @@ def parse_args(argv=None):
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        args.vocab, args.warmup, args.steps = QUICK["vocab"], QUICK["warmup"], QUICK["steps"]
+        for key in ("vocab", "warmup", "steps", "block", "repeats"):
+            setattr(args, key, QUICK[key])
         args.shape_map = dict(QUICK["shapes"])
     elif args.shape:
         try:
@@ -84,6 +95,11 @@ def parse_args(argv=None):
         if unknown:
             p.error(f"--shapes: unknown {unknown}; choose from {list(SHAPES)}")
         args.shape_map = {s: SHAPES[s] for s in names}
+    for key in ("steps", "block", "repeats"):
+        if getattr(args, key) < 1:
+            p.error(f"--{key} must be >= 1; got {getattr(args, key)}")
+    if args.steps % args.block:
+        p.error(f"--steps ({args.steps}) must be a multiple of --block ({args.block})")
     args.impl_list = [s for s in args.impls.split(",") if s]
     bad = [s for s in args.impl_list if s not in IMPLS]
     if bad:
@@ -187,17 +203,19 @@ def run_worker(args):
     for i in range(args.warmup):
         loss = float(model.train_on_batch(xs[i % n_batches], ys[i % n_batches]))
     warmup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for i in range(args.steps):
-        loss = float(model.train_on_batch(xs[i % n_batches], ys[i % n_batches]))
-    elapsed = time.perf_counter() - start
+    blocks = []
+    for b in range(args.steps // args.block):
+        start = time.perf_counter()
+        for j in range(args.block):
+            i = b * args.block + j
+            loss = float(model.train_on_batch(xs[i % n_batches], ys[i % n_batches]))
+        blocks.append(time.perf_counter() - start)
     result = {
         "impl": impl,
         "batch": batch, "steps": steps, "units": units, "vocab": args.vocab,
         "layers": args.layers,
         "timed_steps": args.steps, "warmup_steps": args.warmup,
-        "warmup_s": warmup_s, "seconds": elapsed,
-        "words_per_s": batch * steps * args.steps / elapsed,
+        "block_steps": args.block, "warmup_s": warmup_s, "block_seconds": blocks,
         "final_loss": loss,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "device_peak_bytes": device_peak_bytes(),
@@ -225,6 +243,7 @@ def run_one(args, impl, shape_name):
            "--shape", ",".join(map(str, args.shape_map[shape_name])),
            "--vocab", str(args.vocab), "--layers", str(args.layers),
            "--warmup", str(args.warmup), "--steps", str(args.steps),
+           "--block", str(args.block),
            "--jit-compile", args.jit_compile]
     if args.unroll:
         cmd.append("--unroll")
@@ -240,6 +259,27 @@ def run_one(args, impl, shape_name):
     return {"impl": impl, "error": (proc.stderr or proc.stdout)[-2000:].strip()}
 
 
+def summarize(runs, words_per_block):
+    """One row per impl: words/s of the median block over all rounds."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
+    blocks = sorted(s for r in runs for s in r["block_seconds"])
+    mid = len(blocks) // 2
+    median = blocks[mid] if len(blocks) % 2 else (blocks[mid - 1] + blocks[mid]) / 2
+    row = {k: v for k, v in runs[-1].items() if k not in ("block_seconds", "warmup_s")}
+    row.update(
+        rounds=len(runs),
+        block_seconds=[r["block_seconds"] for r in runs],
+        median_block_s=median,
+        words_per_s=words_per_block / median,
+        best_words_per_s=words_per_block / blocks[0],
+        peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
+        device_peak_bytes=max((r["device_peak_bytes"] or 0) for r in runs) or None,
+    )
+    return row
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
@@ -251,18 +291,23 @@ def main(argv=None):
         "device": device,
         "versions": versions(),
         "settings": {"vocab": args.vocab, "layers": args.layers, "warmup": args.warmup,
-                     "steps": args.steps, "jit_compile": args.jit_compile,
+                     "steps": args.steps, "block": args.block, "repeats": args.repeats,
+                     "jit_compile": args.jit_compile,
                      "unroll": args.unroll, "dtype": args.dtype, "quick": args.quick},
         "command": " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
         "results": {},
     }
-    header = f"{'shape':>14} {'impl':>11} {'words/s':>10} {'x keras':>8} {'peak RSS MB':>12} {'dev peak MB':>12}"
+    header = (f"{'shape':>14} {'impl':>11} {'words/s':>10} {'x keras':>8} {'best':>10} "
+              f"{'peak RSS MB':>12} {'dev peak MB':>12}")
     print(f"backend={report['backend']} versions={report['versions']}")
     print(header)
     for name, (b, t, u) in args.shape_map.items():
-        rows = {}
-        for impl in args.impl_list:
-            rows[impl] = run_one(args, impl, name)
+        runs = {impl: [] for impl in args.impl_list}
+        for r in range(args.repeats):
+            k = r % len(args.impl_list)  # rotate the order every round
+            for impl in args.impl_list[k:] + args.impl_list[:k]:
+                runs[impl].append(run_one(args, impl, name))
+        rows = {impl: summarize(rs, b * t * args.block) for impl, rs in runs.items()}
         ref = rows.get("keras", {}).get("words_per_s")
         for impl, r in rows.items():
             if "error" in r:
@@ -272,7 +317,8 @@ def main(argv=None):
             dev = r["device_peak_bytes"]
             ratio = f"{r['ratio_to_keras_lstm']:.2f}" if ref else "-"
             print(f"{name:>14} {impl:>11} {r['words_per_s']:>10,.0f} {ratio:>8} "
-                  f"{r['peak_rss_mb']:>12,.0f} {(dev / 2**20 if dev else float('nan')):>12,.0f}")
+                  f"{r['best_words_per_s']:>10,.0f} {r['peak_rss_mb']:>12,.0f} "
+                  f"{(dev / 2**20 if dev else float('nan')):>12,.0f}")
         report["results"][name] = {"batch": b, "steps": t, "units": u, "impls": rows}
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,12 @@ def test_quick_benchmark_writes_complete_json(tmp_path):
         assert "error" not in row, row
         assert row["words_per_s"] > 0 and math.isfinite(row["final_loss"])
         assert row["peak_rss_mb"] > 0
-        assert row["words_per_s"] == shape["batch"] * shape["steps"] * row["timed_steps"] / row["seconds"]
+        blocks = sorted(s for r in row["block_seconds"] for s in r)
+        assert len(blocks) == row["rounds"] * row["timed_steps"] // row["block_steps"]
+        words = shape["batch"] * shape["steps"] * row["block_steps"]
+        assert row["words_per_s"] == words / row["median_block_s"]
+        assert blocks[0] <= row["median_block_s"] <= blocks[-1]
+        assert row["best_words_per_s"] == words / blocks[0]
     assert shape["impls"]["keras"]["ratio_to_keras_lstm"] == 1.0
     for impl in IMPLS:  # the table names every impl
         assert f" {impl} " in result.stdout
