@@ -126,38 +126,57 @@ def _fit_one_step_and_reload(model, input_data, path):
         np.testing.assert_allclose(got, want, atol=1e-6, rtol=0)
 
 
-def value_and_gradients(layer, x, output_weights):
+def value_and_gradients(layer, x, output_weights, initial_state=None, training=False):
     """Output of `layer(x)` and the gradients of `sum(output * output_weights)`.
 
-    Backend-agnostic (TensorFlow or JAX). Returns `(output, grads)` with
-    `grads = [d/dx] + [d/dw for w in layer.trainable_weights]` as numpy.
+    Backend-agnostic (TensorFlow or JAX). With `initial_state` (a list of
+    arrays) the layer is called with it and its gradients follow `d/dx`; a
+    layer with several outputs (`return_state`) takes a list of
+    `output_weights`, one per output. Returns `(output, grads)` with
+    `grads = [d/dx] + [d/ds for s in initial_state] +
+    [d/dw for w in layer.trainable_weights]` as numpy.
     """
+    states = list(initial_state or [])
+    kwargs = {"training": training} if training else {}
+
+    def weighted_sum(out):
+        if isinstance(out, (list, tuple)):
+            return sum(ops.sum(o * w) for o, w in zip(out, output_weights))
+        return ops.sum(out * output_weights)
+
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         x = tf.convert_to_tensor(x)
+        states = [tf.convert_to_tensor(s) for s in states]
+        if states:
+            kwargs["initial_state"] = states
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            out = layer(x)
-            loss = tf.reduce_sum(out * output_weights)
-        grads = tape.gradient(loss, [x] + list(layer.trainable_weights))
+            tape.watch([x] + states)
+            out = layer(x, **kwargs)
+            loss = weighted_sum(out)
+        grads = tape.gradient(loss, [x] + states + list(layer.trainable_weights))
     elif backend == "jax":
         import jax
 
         trainable = [v.value for v in layer.trainable_variables]
         non_trainable = [v.value for v in layer.non_trainable_variables]
 
-        def loss_fn(x, trainable):
-            out, _ = layer.stateless_call(trainable, non_trainable, x)
-            return ops.sum(out * output_weights), out
+        def loss_fn(x, states, trainable):
+            if states:
+                kwargs["initial_state"] = states
+            out, _ = layer.stateless_call(trainable, non_trainable, x, **kwargs)
+            return weighted_sum(out), out
 
-        (_, out), (gx, gw) = jax.value_and_grad(
-            loss_fn, argnums=(0, 1), has_aux=True
-        )(x, trainable)
-        grads = [gx] + list(gw)
+        (_, out), (gx, gs, gw) = jax.value_and_grad(
+            loss_fn, argnums=(0, 1, 2), has_aux=True
+        )(x, states, trainable)
+        grads = [gx] + list(gs) + list(gw)
     else:  # pragma: no cover
         raise NotImplementedError(f"gradients on backend {backend}")
+    if isinstance(out, (list, tuple)):
+        return [_to_numpy(o) for o in out], [_to_numpy(g) for g in grads]
     return _to_numpy(out), [_to_numpy(g) for g in grads]
 
 

@@ -13,6 +13,8 @@ from layer_testing import run_layer_test
 from layer_testing import value_and_gradients
 from zoo.layers import FusedLSTM
 from zoo.layers import FusedLSTMCell
+from zoo.layers import _lstm_sequence
+from zoo.layers import fused_lstm as fused_lstm_module
 
 B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
 
@@ -199,3 +201,124 @@ def test_wrong_input_rank_raises():
     with pytest.raises(ValueError, match="`inputs`.*rank 3") as info:
         FusedLSTM(U)(np.zeros((B, F), "float32"))
     assert "\n" not in str(info.value)
+
+
+# ----------------------------------------------------------------- the fast path
+# FusedLSTM runs standard (tanh/sigmoid), unmasked sequences through
+# zoo.layers._lstm_sequence: a whole-sequence recurrence with a hand-written
+# backward pass, unrolled in Python up to MAX_UNROLL steps and a backend loop
+# beyond. The tests below run it both ways against autodiff of the plain cell.
+
+
+@pytest.fixture(params=["unrolled", "loop"])
+def recurrence(request, monkeypatch):
+    if request.param == "loop":
+        monkeypatch.setattr(_lstm_sequence, "MAX_UNROLL", 0)
+    return request.param
+
+
+def count_fast_calls(monkeypatch):
+    calls = []
+    original = fused_lstm_module.lstm_sequence
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("unroll"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fused_lstm_module, "lstm_sequence", spy)
+    return calls
+
+
+def test_fast_path_runs_where_it_applies(monkeypatch):
+    calls = count_fast_calls(monkeypatch)
+    x = np.random.default_rng(8).normal(size=(B, T, F)).astype("float32")
+    FusedLSTM(U)(x)
+    assert len(calls) == 1
+    FusedLSTM(U)(x, mask=np.ones((B, T), bool))  # masks: generic loop
+    FusedLSTM(U, activation="relu")(x)  # other math: generic loop
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(),
+        dict(forget_bias=1.0, use_bias=False),
+        dict(go_backwards=True, forget_bias=0.5),
+    ],
+    ids=["plain", "forget_bias_no_bias", "go_backwards"],
+)
+def test_fast_path_gradients_with_states(recurrence, kwargs):
+    """Gradients into x, h0, c0 and every weight, through all three outputs."""
+    rng = np.random.default_rng(9)
+    steps = 2 * T
+    x = rng.normal(size=(B, steps, F)).astype("float32")
+    states = [rng.normal(size=(B, U)).astype("float32") for _ in range(2)]
+    fast, plain = pair(return_sequences=True, return_state=True, **kwargs)
+    weights = random_fused_weights(F, U, seed=9)[: 3 if kwargs.get("use_bias", True) else 2]
+    for layer in (fast, plain):
+        layer.build(x.shape)
+        layer.set_weights(weights)
+    w_out = [rng.normal(size=s).astype("float32") for s in [(B, steps, U), (B, U), (B, U)]]
+    outs, grads = value_and_gradients(fast, x, w_out, initial_state=states)
+    ref_outs, ref_grads = value_and_gradients(plain, x, w_out, initial_state=states)
+    for got, want in zip(outs, ref_outs):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    assert len(grads) == len(ref_grads) == 3 + len(weights)
+    for g, ref in zip(grads, ref_grads):
+        assert np.abs(ref).max() > 0
+        np.testing.assert_allclose(g, ref, atol=1e-5)
+
+
+def test_fast_path_dropout_gradients(recurrence):
+    """Training with both dropouts: same masks, same outputs and gradients."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    fast, plain = pair(return_sequences=True, dropout=0.3, recurrent_dropout=0.4, seed=5)
+    for layer in (fast, plain):
+        layer.build(x.shape)
+        layer.set_weights(random_fused_weights(F, U, seed=10))
+    w_out = rng.normal(size=(B, T, U)).astype("float32")
+    out, grads = value_and_gradients(fast, x, w_out, training=True)
+    ref_out, ref_grads = value_and_gradients(plain, x, w_out, training=True)
+    np.testing.assert_allclose(out, ref_out, atol=1e-5)
+    assert np.mean(out == 0) < 0.5  # outputs are not dropped, inputs are
+    for g, ref in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, ref, atol=1e-5)
+    # Dropped input features get no gradient: some of x's entries are exactly 0.
+    assert 0 < np.mean(grads[0] == 0) < 1
+
+
+def test_fast_path_unknown_length_uses_the_loop(monkeypatch):
+    calls = count_fast_calls(monkeypatch)
+    weights = random_fused_weights(F, U, seed=11)
+    fast, plain = pair(return_sequences=True)
+    models = []
+    for layer in (fast, plain):
+        inputs = keras.Input(shape=(None, F))
+        models.append(keras.Model(inputs, layer(inputs)))
+        layer.set_weights(weights)
+    for steps in (T, 3 * T):
+        x = np.random.default_rng(steps).normal(size=(B, steps, F)).astype("float32")
+        np.testing.assert_allclose(
+            models[0].predict(x, verbose=0), models[1].predict(x, verbose=0), atol=1e-5
+        )
+    assert calls and all(c is None for c in calls)
+
+
+def test_fast_path_mixed_bfloat16_gradients():
+    """16-bit matmuls, float32 carry: gradients close to the float32 ones."""
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    weights = random_fused_weights(F, U, seed=12)
+    mixed = FusedLSTM(U, return_sequences=True, dtype="mixed_bfloat16")
+    exact = FusedLSTM(U, return_sequences=True)
+    for layer in (mixed, exact):
+        layer.build(x.shape)
+        layer.set_weights(weights)
+    w_out = rng.normal(size=(B, T, U)).astype("float32")
+    _, grads = value_and_gradients(mixed, x, w_out)
+    _, ref_grads = value_and_gradients(exact, x, w_out)
+    for g, ref in zip(grads, ref_grads):
+        assert g.dtype == ref.dtype == np.float32  # variables stay float32
+        assert np.abs(g - ref).max() <= 3e-2 * np.abs(ref).max()

@@ -6,6 +6,7 @@ from keras.src import backend as keras_backend
 from keras.src import tree
 
 from zoo.layers._lstm_base import lstm_gates
+from zoo.layers._lstm_sequence import lstm_sequence
 from zoo.layers._validation import check_rank
 from zoo.layers.fused_lstm_cell import FusedLSTMCell
 
@@ -189,19 +190,15 @@ class FusedLSTM(keras.layers.RNN):
             rec_mask = cell.get_recurrent_dropout_mask(initial_state[0])
             rec_mask = ops.cast(rec_mask, acc_dtype)
 
+        bias = self._effective_bias()
+        initial_state = [ops.cast(s, acc_dtype) for s in initial_state]
+        if mask is None and self._has_standard_math():
+            # Fast path: whole sequence, hand-written backward pass.
+            return self._fast_recurrence(sequences, bias, initial_state, rec_mask)
+
+        # Generic path (masks, other activations).
         # 1. Input projection of every timestep in one matmul.
         projected = ops.matmul(sequences, cell.kernel)
-        bias = cell.bias if cell.use_bias else None
-        if cell.forget_bias:
-            units = cell.units
-            offset = ops.concatenate(
-                [
-                    ops.zeros((units,), dtype=compute_dtype),
-                    ops.full((units,), cell.forget_bias, dtype=compute_dtype),
-                    ops.zeros((2 * units,), dtype=compute_dtype),
-                ]
-            )
-            bias = offset if bias is None else bias + offset
         if bias is not None:
             projected = projected + bias
         projected = ops.cast(projected, acc_dtype)
@@ -218,7 +215,6 @@ class FusedLSTM(keras.layers.RNN):
             h, c = lstm_gates(z, c_tm1, activation, recurrent_activation)
             return h, [h, c]
 
-        initial_state = [ops.cast(s, acc_dtype) for s in initial_state]
         return keras_backend.rnn(
             step,
             projected,
@@ -230,6 +226,51 @@ class FusedLSTM(keras.layers.RNN):
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
+
+    def _effective_bias(self):
+        """`bias` plus the constant forget-gate offset, or None."""
+        cell = self.cell
+        bias = cell.bias if cell.use_bias else None
+        if cell.forget_bias:
+            units, dtype = cell.units, cell.compute_dtype
+            offset = ops.concatenate(
+                [
+                    ops.zeros((units,), dtype=dtype),
+                    ops.full((units,), cell.forget_bias, dtype=dtype),
+                    ops.zeros((2 * units,), dtype=dtype),
+                ]
+            )
+            bias = offset if bias is None else bias + offset
+        return bias
+
+    def _has_standard_math(self):
+        """Whether `lstm_sequence` (tanh/sigmoid, custom gradient) applies."""
+        return (
+            keras.backend.backend() in ("tensorflow", "jax")
+            and self.cell.activation is keras.activations.tanh
+            and self.cell.recurrent_activation is keras.activations.sigmoid
+        )
+
+    def _fast_recurrence(self, sequences, bias, initial_state, rec_mask):
+        cell = self.cell
+        dtype = cell.compute_dtype
+        x = ops.transpose(ops.cast(sequences, dtype), (1, 0, 2))  # time-major
+        if self.go_backwards:
+            x = ops.flip(x, axis=0)
+        if bias is None:
+            bias = ops.zeros((4 * cell.units,), dtype=dtype)
+        hs, c_last = lstm_sequence(
+            x,
+            ops.cast(ops.convert_to_tensor(cell.kernel), dtype),
+            ops.cast(bias, dtype),
+            initial_state[0],
+            initial_state[1],
+            ops.cast(ops.convert_to_tensor(cell.recurrent_kernel), dtype),
+            rec_mask,
+            unroll=True if self.unroll else None,
+        )
+        h_last = hs[-1]
+        return h_last, ops.transpose(hs, (1, 0, 2)), [h_last, c_last]
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(
