@@ -2,22 +2,27 @@
 
 Model (the PTB language model): Embedding(vocab, U) -> 2 LSTM layers ->
 Dense(vocab), SGD(lr=1, global_clipnorm=5), sparse categorical cross-entropy
-from logits. For each shape and each implementation it runs, in a fresh
-subprocess (so peak RSS / device peak bytes belong to one implementation),
-a few warm-up steps and then timed training steps on identical numpy data,
-and reports training words/s (batch * steps / second), the ratio to
-keras.layers.LSTM measured in the same run, and peak memory.
+from logits, trained with `train_on_batch` on identical numpy data.
 
-Shared machines are noisy (neighbours steal CPU for seconds at a time), so
-the implementations run in `--repeats` interleaved rounds (the order rotates
-every round), each worker times its steps in blocks of `--block` steps, and
-words/s is computed from the median block over all rounds (the best block is
-reported too).
+How it measures (shared machines are noisy: a neighbour can take a core for
+seconds, and two processes running the same code differed by 30%):
+- Speed: one process builds every implementation, warms each up, then runs
+  `--rounds` rounds; a round times `--block` training steps of each
+  implementation in turn (the order rotates every round). Words/s comes from
+  each implementation's median block (the best block is reported too), so
+  every ratio compares blocks that ran seconds apart.
+- Floor: the same model without its LSTM layers (`none`: embedding straight
+  into the softmax) runs in the same rounds; `step - floor` is the time the
+  LSTM layers take in a step, reported as "LSTM ms" and its ratio to
+  keras.layers.LSTM's.
+- Memory: each implementation then runs alone in a fresh process for the
+  warm-up and one block, which reports its peak RSS and device peak bytes.
 
 Implementations:
     gate        keras.layers.RNN(zoo.layers.GateLSTMCell)  four matmul pairs/step
     fused_cell  keras.layers.RNN(zoo.layers.FusedLSTMCell) one matmul pair/step
-    fused       zoo.layers.FusedLSTM, the fast path (input projection hoisted)
+    fused       zoo.layers.FusedLSTM, the fast path (input projection hoisted,
+                hand-written backward pass)
     keras       keras.layers.LSTM (cuDNN on GPU where the backend has it)
 
 Runs on whatever backend Keras uses and needs no TensorFlow with
@@ -49,7 +54,7 @@ SHAPES = {
     "medium": (20, 35, 650),
     "large": (20, 35, 1500),
 }
-QUICK = dict(shapes={"quick": (2, 3, 8)}, vocab=50, warmup=1, steps=2, block=1, repeats=1)
+QUICK = dict(shapes={"quick": (2, 3, 8)}, vocab=50, warmup=1, rounds=2, block=1)
 
 
 def parse_args(argv=None):
@@ -63,11 +68,13 @@ def parse_args(argv=None):
     p.add_argument("--vocab", type=int, default=10000)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--warmup", type=int, default=3, help="untimed steps")
-    p.add_argument("--steps", type=int, default=20, help="timed steps per round")
-    p.add_argument("--block", type=int, default=5,
-                   help="timed steps per block (words/s from the median block)")
-    p.add_argument("--repeats", type=int, default=3,
-                   help="interleaved rounds, each impl in a fresh process")
+    p.add_argument("--rounds", type=int, default=10,
+                   help="interleaved rounds; each times one block of every impl")
+    p.add_argument("--block", type=int, default=3, help="timed steps per block")
+    p.add_argument("--no-floor", dest="floor", action="store_false",
+                   help="skip the no-LSTM floor model")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="skip the per-impl peak-memory processes")
     p.add_argument("--jit-compile", default="auto", choices=("auto", "true", "false"),
                    help="Model.compile(jit_compile=...) for every impl")
     p.add_argument("--unroll", action="store_true",
@@ -80,7 +87,7 @@ def parse_args(argv=None):
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        for key in ("vocab", "warmup", "steps", "block", "repeats"):
+        for key in ("vocab", "warmup", "rounds", "block"):
             setattr(args, key, QUICK[key])
         args.shape_map = dict(QUICK["shapes"])
     elif args.shape:
@@ -95,13 +102,15 @@ def parse_args(argv=None):
         if unknown:
             p.error(f"--shapes: unknown {unknown}; choose from {list(SHAPES)}")
         args.shape_map = {s: SHAPES[s] for s in names}
-    for key in ("steps", "block", "repeats"):
+    for key in ("rounds", "block"):
         if getattr(args, key) < 1:
             p.error(f"--{key} must be >= 1; got {getattr(args, key)}")
-    if args.steps % args.block:
-        p.error(f"--steps ({args.steps}) must be a multiple of --block ({args.block})")
+    if args.warmup < 0:
+        p.error(f"--warmup must be >= 0; got {args.warmup}")
     args.impl_list = [s for s in args.impls.split(",") if s]
-    bad = [s for s in args.impl_list if s not in IMPLS]
+    args.worker_impls = args.impl_list  # the parent adds the floor, "none"
+    allowed = IMPLS + ("none",) if args.worker else IMPLS
+    bad = [s for s in args.impl_list if s not in allowed]
     if bad:
         p.error(f"--impls: unknown {bad}; choose from {list(IMPLS)}")
     return args
@@ -117,7 +126,7 @@ def build_model(impl, batch, steps, units, vocab, num_layers, unroll, dtype):
     init = keras.initializers.RandomUniform(-0.1, 0.1, seed=0)
     inputs = keras.Input(batch_shape=(batch, steps), dtype="int32")
     x = keras.layers.Embedding(vocab, units, embeddings_initializer=init)(inputs)
-    for i in range(num_layers):
+    for i in range(num_layers if impl != "none" else 0):
         kw = dict(kernel_initializer=init, recurrent_initializer=init, **common)
         rnn_kw = dict(return_sequences=True, unroll=unroll, dtype=dtype, name=f"lstm_{i}")
         if impl == "gate":
@@ -180,12 +189,9 @@ def device_peak_bytes():
     return None
 
 
-def run_worker(args):
-    import numpy as np
-
+def _compiled_model(args, impl):
     import keras
 
-    impl = args.worker
     (batch, steps, units), = args.shape_map.values()
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
     model = build_model(impl, batch, steps, units, args.vocab, args.layers,
@@ -195,34 +201,130 @@ def run_worker(args):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=jit,
     )
+    return model
+
+
+def _batches(args):
+    import numpy as np
+
+    (batch, steps, _), = args.shape_map.values()
     rng = np.random.default_rng(0)
-    n_batches = 4
-    xs = rng.integers(0, args.vocab, size=(n_batches, batch, steps), dtype="int32")
-    ys = rng.integers(0, args.vocab, size=(n_batches, batch, steps), dtype="int32")
-    start = time.perf_counter()
-    for i in range(args.warmup):
-        loss = float(model.train_on_batch(xs[i % n_batches], ys[i % n_batches]))
-    warmup_s = time.perf_counter() - start
-    blocks = []
-    for b in range(args.steps // args.block):
-        start = time.perf_counter()
-        for j in range(args.block):
-            i = b * args.block + j
-            loss = float(model.train_on_batch(xs[i % n_batches], ys[i % n_batches]))
-        blocks.append(time.perf_counter() - start)
-    result = {
-        "impl": impl,
-        "batch": batch, "steps": steps, "units": units, "vocab": args.vocab,
-        "layers": args.layers,
-        "timed_steps": args.steps, "warmup_steps": args.warmup,
-        "block_steps": args.block, "warmup_s": warmup_s, "block_seconds": blocks,
-        "final_loss": loss,
+    xs = rng.integers(0, args.vocab, size=(4, batch, steps), dtype="int32")
+    ys = rng.integers(0, args.vocab, size=(4, batch, steps), dtype="int32")
+    return list(zip(xs, ys))
+
+
+def _train_steps(model, batches, n, start=0):
+    """n training steps; returns (seconds, last loss)."""
+    begin = time.perf_counter()
+    loss = float("nan")
+    for i in range(start, start + n):
+        x, y = batches[i % len(batches)]
+        loss = float(model.train_on_batch(x, y))
+    return time.perf_counter() - begin, loss
+
+
+def lstm_matmuls(batch, steps, units, num_layers, dtype="float32"):
+    """A compiled function doing exactly the matmuls of the LSTM layers.
+
+    Per layer and training step an LSTM needs the input projection
+    `x @ W`, its input gradient `dz @ W.T`, the weight gradients
+    `[x, h_prev].T @ dz`, and `2 * steps` small matmuls `h @ U` and
+    `dz_t @ U.T` that form one dependent chain (each needs the previous
+    one's result). Timing this function gives a floor for the LSTM part of a
+    step on this machine: no implementation can take less without doing
+    less arithmetic. Returns `(fn, args)`.
+    """
+    import numpy as np
+
+    import keras
+    from keras import ops
+
+    rng = np.random.default_rng(0)
+    n, g = batch * steps, 4 * units
+    # Orthonormal rows: the chain y -> y @ U -> (y @ U) @ U.T keeps |y|.
+    u_rows = np.linalg.qr(rng.normal(size=(g, units)))[0].T
+    arrays = [rng.normal(size=(n, 2 * units)), rng.normal(size=(units, g)) / units,
+              rng.normal(size=(n, g)), u_rows, rng.normal(size=(batch, units))]
+    arrays = [ops.convert_to_tensor(a.astype("float32"), dtype=dtype) for a in arrays]
+
+    def fn(xh, w, dz, u, h):
+        total = 0.0
+        u_t = ops.transpose(u)
+        for _ in range(num_layers):
+            total += ops.sum(ops.matmul(xh[:, :units], w))
+            total += ops.sum(ops.matmul(dz, ops.transpose(w)))
+            total += ops.sum(ops.matmul(ops.transpose(xh), dz))
+            y = h
+            for _ in range(steps):
+                y = ops.matmul(ops.matmul(y, u), u_t)
+            total += ops.sum(y)
+        return total
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(fn)
+    elif backend == "jax":
+        import jax
+
+        fn = jax.jit(fn)
+    return fn, arrays
+
+
+def run_timing_worker(args):
+    """All impls in one process, timed in interleaved blocks.
+
+    With the floor ("none" among the impls), the LSTM's bare matmuls
+    (`lstm_matmuls`) run in the same rounds as a pseudo-impl "matmuls".
+    """
+    impls = list(args.worker_impls)
+    batches = _batches(args)
+    runners, rows = {}, {}
+    for impl in impls:
+        model = _compiled_model(args, impl)
+        warmup_s, _ = _train_steps(model, batches, args.warmup)
+        runners[impl] = (lambda start, m=model: _train_steps(m, batches, args.block, start))
+        rows[impl] = {"impl": impl, "warmup_s": warmup_s, "block_seconds": [],
+                      "jit_compile": bool(model.jit_compile),
+                      "params": int(model.count_params())}
+    if "none" in impls:
+        import keras
+
+        (batch, steps, units), = args.shape_map.values()
+        dtype = keras.DTypePolicy(args.dtype).compute_dtype if args.dtype else "float32"
+        fn, arrays = lstm_matmuls(batch, steps, units, args.layers, dtype)
+
+        def run_matmuls(start):
+            begin = time.perf_counter()
+            for _ in range(args.block):
+                value = float(fn(*arrays))
+            return time.perf_counter() - begin, value
+
+        for _ in range(max(args.warmup, 1)):
+            run_matmuls(0)
+        impls.append("matmuls")
+        runners["matmuls"] = run_matmuls
+        rows["matmuls"] = {"impl": "matmuls", "block_seconds": []}
+    for r in range(args.rounds):
+        k = r % len(impls)
+        for impl in impls[k:] + impls[:k]:
+            seconds, loss = runners[impl](args.warmup + r * args.block)
+            rows[impl]["block_seconds"].append(seconds)
+            rows[impl]["final_loss"] = loss
+    print("RESULT " + json.dumps(rows), flush=True)
+
+
+def run_memory_worker(args):
+    """One impl alone: peak RSS / device bytes over warm-up and one block."""
+    impl = args.worker_impls[0]
+    model = _compiled_model(args, impl)
+    _train_steps(model, _batches(args), args.warmup + args.block)
+    print("RESULT " + json.dumps({
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "device_peak_bytes": device_peak_bytes(),
-        "jit_compile": bool(model.jit_compile),
-        "params": int(model.count_params()),
-    }
-    print("RESULT " + json.dumps(result), flush=True)
+    }), flush=True)
 
 
 # ---------------------------------------------------------------- parent side
@@ -238,13 +340,13 @@ def versions():
     return out
 
 
-def run_one(args, impl, shape_name):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", impl,
+def _run_worker(args, kind, impls, shape_name):
+    cmd = [sys.executable, os.path.abspath(__file__),
+           "--worker", kind, "--impls", ",".join(impls),
            "--shape", ",".join(map(str, args.shape_map[shape_name])),
            "--vocab", str(args.vocab), "--layers", str(args.layers),
-           "--warmup", str(args.warmup), "--steps", str(args.steps),
-           "--block", str(args.block),
-           "--jit-compile", args.jit_compile]
+           "--warmup", str(args.warmup), "--rounds", str(args.rounds),
+           "--block", str(args.block), "--jit-compile", args.jit_compile]
     if args.unroll:
         cmd.append("--unroll")
     if args.dtype:
@@ -256,34 +358,76 @@ def run_one(args, impl, shape_name):
     for line in proc.stdout.splitlines()[::-1]:
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    return {"impl": impl, "error": (proc.stderr or proc.stdout)[-2000:].strip()}
+    return {"error": (proc.stderr or proc.stdout)[-2000:].strip()}
 
 
-def summarize(runs, words_per_block):
-    """One row per impl: words/s of the median block over all rounds."""
-    failed = [r for r in runs if "error" in r]
-    if failed:
-        return failed[0]
-    blocks = sorted(s for r in runs for s in r["block_seconds"])
+def summarize(row, words_per_block):
+    """words/s of the median and of the best block."""
+    blocks = sorted(row["block_seconds"])
     mid = len(blocks) // 2
     median = blocks[mid] if len(blocks) % 2 else (blocks[mid - 1] + blocks[mid]) / 2
-    row = {k: v for k, v in runs[-1].items() if k not in ("block_seconds", "warmup_s")}
-    row.update(
-        rounds=len(runs),
-        block_seconds=[r["block_seconds"] for r in runs],
-        median_block_s=median,
-        words_per_s=words_per_block / median,
-        best_words_per_s=words_per_block / blocks[0],
-        peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
-        device_peak_bytes=max((r["device_peak_bytes"] or 0) for r in runs) or None,
-    )
+    row.update(median_block_s=median, words_per_s=words_per_block / median,
+               best_words_per_s=words_per_block / blocks[0])
     return row
+
+
+def measure_shape(args, name):
+    """Rows per impl (plus the floor), or {"error": ...} for a failed run."""
+    b, t, u = args.shape_map[name]
+    impls = list(args.impl_list) + (["none"] if args.floor else [])
+    timing = _run_worker(args, "timing", impls, name)
+    if "error" in timing:
+        return {impl: dict(timing) for impl in impls}, None
+    rows = {}
+    for impl, row in timing.items():
+        if impl == "matmuls":
+            rows[impl] = summarize(row, b * t * args.block)
+            continue
+        row.update(batch=b, steps=t, units=u, vocab=args.vocab, layers=args.layers,
+                   warmup_steps=args.warmup, block_steps=args.block,
+                   rounds=args.rounds)
+        rows[impl] = summarize(row, b * t * args.block)
+        if args.memory and impl in IMPLS:
+            rows[impl].update(_run_worker(args, "memory", [impl], name))
+    matmuls = rows.pop("matmuls", None)
+    ref = rows.get("keras")
+    floor = rows.get("none")
+    for impl, row in rows.items():
+        row["ratio_to_keras_lstm"] = row["words_per_s"] / ref["words_per_s"] if ref else None
+        if floor and impl != "none":
+            row["lstm_ms_per_step"] = 1e3 * (row["median_block_s"] - floor["median_block_s"]) / args.block
+    if ref and floor:
+        for impl, row in rows.items():
+            if impl != "none" and row["lstm_ms_per_step"] > 0 and ref["lstm_ms_per_step"] > 0:
+                row["lstm_ratio_to_keras_lstm"] = ref["lstm_ms_per_step"] / row["lstm_ms_per_step"]
+    if matmuls:
+        # No LSTM can take less than its matmuls: the best ratio any
+        # implementation could reach here is keras / (floor + matmuls).
+        matmul_ms = 1e3 * matmuls["median_block_s"] / args.block
+        matmuls.update(lstm_ms_per_step=matmul_ms, gflop=lstm_gflop(b, t, u, args.layers))
+        if ref:
+            matmuls["best_possible_ratio_to_keras_lstm"] = ref["median_block_s"] / (
+                floor["median_block_s"] + matmuls["median_block_s"])
+    return rows, matmuls
+
+
+def lstm_gflop(batch, steps, units, num_layers):
+    """Matmul GFLOP of the LSTM layers in one training step (see lstm_matmuls)."""
+    n, g = batch * steps, 4 * units
+    per_layer = 2 * n * units * g * 2 + 2 * n * 2 * units * g + 2 * steps * 2 * batch * units * g
+    return num_layers * per_layer / 1e9
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker:
-        return run_worker(args)
+    if args.worker == "timing":
+        return run_timing_worker(args)
+    if args.worker == "memory":
+        return run_memory_worker(args)
     device = _device_in_subprocess()  # the parent never imports Keras
     report = {
         "benchmark": "lstm_speed",
@@ -291,40 +435,41 @@ def main(argv=None):
         "device": device,
         "versions": versions(),
         "settings": {"vocab": args.vocab, "layers": args.layers, "warmup": args.warmup,
-                     "steps": args.steps, "block": args.block, "repeats": args.repeats,
+                     "rounds": args.rounds, "block": args.block, "floor": args.floor,
                      "jit_compile": args.jit_compile,
                      "unroll": args.unroll, "dtype": args.dtype, "quick": args.quick},
         "command": " ".join([os.path.relpath(__file__, ROOT)] + sys.argv[1:]),
         "results": {},
     }
-    header = (f"{'shape':>14} {'impl':>11} {'words/s':>10} {'x keras':>8} {'best':>10} "
-              f"{'peak RSS MB':>12} {'dev peak MB':>12}")
-    print(f"backend={report['backend']} versions={report['versions']}")
+    header = (f"{'shape':>14} {'impl':>11} {'words/s':>9} {'x keras':>8} {'best':>9} "
+              f"{'LSTM ms':>8} {'LSTM x':>7} {'RSS MB':>8} {'dev MB':>8}")
     print(header)
     for name, (b, t, u) in args.shape_map.items():
-        runs = {impl: [] for impl in args.impl_list}
-        for r in range(args.repeats):
-            k = r % len(args.impl_list)  # rotate the order every round
-            for impl in args.impl_list[k:] + args.impl_list[:k]:
-                runs[impl].append(run_one(args, impl, name))
-        rows = {impl: summarize(rs, b * t * args.block) for impl, rs in runs.items()}
-        ref = rows.get("keras", {}).get("words_per_s")
+        rows, matmuls = measure_shape(args, name)
         for impl, r in rows.items():
             if "error" in r:
                 print(f"{name:>14} {impl:>11}  FAILED: {r['error'].splitlines()[-1] if r['error'] else ''}")
                 continue
-            r["ratio_to_keras_lstm"] = r["words_per_s"] / ref if ref else None
-            dev = r["device_peak_bytes"]
-            ratio = f"{r['ratio_to_keras_lstm']:.2f}" if ref else "-"
-            print(f"{name:>14} {impl:>11} {r['words_per_s']:>10,.0f} {ratio:>8} "
-                  f"{r['best_words_per_s']:>10,.0f} {r['peak_rss_mb']:>12,.0f} "
-                  f"{(dev / 2**20 if dev else float('nan')):>12,.0f}")
+            dev = r.get("device_peak_bytes")
+            print(f"{name:>14} {impl:>11} {r['words_per_s']:>9,.0f} "
+                  f"{_fmt(r['ratio_to_keras_lstm'], '.2f'):>8} {r['best_words_per_s']:>9,.0f} "
+                  f"{_fmt(r.get('lstm_ms_per_step'), '.1f'):>8} "
+                  f"{_fmt(r.get('lstm_ratio_to_keras_lstm'), '.2f'):>7} "
+                  f"{_fmt(r.get('peak_rss_mb'), ',.0f'):>8} "
+                  f"{_fmt(dev / 2**20 if dev else None, ',.0f'):>8}")
         report["results"][name] = {"batch": b, "steps": t, "units": u, "impls": rows}
+        if matmuls:
+            report["results"][name]["lstm_matmuls"] = matmuls
+            bound = matmuls.get("best_possible_ratio_to_keras_lstm")
+            print(f"{name:>14} {'matmuls':>11} {'':>9} {'':>8} {'':>9} "
+                  f"{matmuls['lstm_ms_per_step']:>8.1f}   <- the LSTM's {matmuls['gflop']:.2f} "
+                  f"GFLOP of matmuls alone; best possible x keras: {_fmt(bound, '.2f')}")
     path = pathlib.Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(f"device={report['device']}\nwrote {path}")
-    failed = [i for r in report["results"].values() for i, v in r["impls"].items() if "error" in v]
+    failed = [i for r in report["results"].values() for i, v in r["impls"].items()
+              if "error" in v]
     return 1 if failed else 0
 
 

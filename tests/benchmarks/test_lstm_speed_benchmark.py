@@ -5,6 +5,8 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 IMPLS = {"gate", "fused_cell", "fused", "keras"}
@@ -22,17 +24,31 @@ def test_quick_benchmark_writes_complete_json(tmp_path):
     assert report["backend"] == report["device"]["backend"]
     assert report["versions"]["keras"] and report["settings"]["quick"] is True
     (shape,) = report["results"].values()
-    assert set(shape["impls"]) == IMPLS
+    assert set(shape["impls"]) == IMPLS | {"none"}  # "none": the no-LSTM floor
+    words = shape["batch"] * shape["steps"] * report["settings"]["block"]
+    floor = shape["impls"]["none"]
     for impl, row in shape["impls"].items():
         assert "error" not in row, row
-        assert row["words_per_s"] > 0 and math.isfinite(row["final_loss"])
-        assert row["peak_rss_mb"] > 0
-        blocks = sorted(s for r in row["block_seconds"] for s in r)
-        assert len(blocks) == row["rounds"] * row["timed_steps"] // row["block_steps"]
-        words = shape["batch"] * shape["steps"] * row["block_steps"]
+        assert math.isfinite(row["final_loss"])
+        blocks = sorted(row["block_seconds"])
+        assert len(blocks) == report["settings"]["rounds"] == row["rounds"]
         assert row["words_per_s"] == words / row["median_block_s"]
         assert blocks[0] <= row["median_block_s"] <= blocks[-1]
         assert row["best_words_per_s"] == words / blocks[0]
+        if impl != "none":  # memory comes from a process of its own
+            assert row["peak_rss_mb"] > 0
+            assert row["lstm_ms_per_step"] == pytest.approx(
+                1e3 * (row["median_block_s"] - floor["median_block_s"]) / row["block_steps"])
     assert shape["impls"]["keras"]["ratio_to_keras_lstm"] == 1.0
-    for impl in IMPLS:  # the table names every impl
+    # The LSTM's bare matmuls, timed in the same rounds, bound every ratio.
+    matmuls = shape["lstm_matmuls"]
+    b, t, u = shape["batch"], shape["steps"], shape["units"]
+    shapes = [(b * t, u, 4 * u), (b * t, 4 * u, u), (2 * u, b * t, 4 * u)]
+    shapes += [(b, u, 4 * u), (b, 4 * u, u)] * t  # forward h @ U, backward dz @ U.T
+    flops = report["settings"]["layers"] * sum(2 * m * k * n for m, k, n in shapes)
+    assert matmuls["gflop"] == pytest.approx(flops / 1e9)
+    assert matmuls["best_possible_ratio_to_keras_lstm"] == pytest.approx(
+        shape["impls"]["keras"]["median_block_s"]
+        / (floor["median_block_s"] + matmuls["median_block_s"]))
+    for impl in IMPLS | {"none", "matmuls"}:  # the table names every row
         assert f" {impl} " in result.stdout

@@ -19,9 +19,9 @@ per step. `lstm_sequence` gives the whole sequence a custom gradient
   activations again, their derivatives, `tanh(c)`) is computed for all
   timesteps at once *before* the loop, so a backward step is a handful of
   elementwise ops and one matmul `dz @ recurrent_kernel.T`; *after* the loop,
-  the gradients of `kernel` and `recurrent_kernel` come out of one large
-  matmul `[x, h_prev].T @ dz` over all timesteps, and those of `x` and `bias`
-  out of one matmul and one sum.
+  the gradients of `kernel`, `recurrent_kernel` and `x` come out of one large
+  matmul each over all timesteps (`x.T @ dz`, `h_prev.T @ dz`,
+  `dz @ kernel.T`), that of `bias` out of one sum.
 
 The math is the LSTM's (tests compare forward and gradients with the plain
 cell to 1e-5); only the order of the work changes. Sequences with a static
@@ -204,24 +204,15 @@ def lstm_sequence(
             h_prev = ops.concatenate([ops.expand_dims(h0, 0), hs[:-1]], axis=0)
             if rec_mask is not None:
                 h_prev = h_prev * rec_mask
-            inputs = ops.concatenate(
-                [x, ops.cast(h_prev, x.dtype)], axis=-1
-            )  # (T, B, F + U)
             d_z = ops.reshape(d_z, (-1, 4 * units))
             d_bias = ops.cast(ops.sum(d_z, axis=0), bias.dtype)
             d_z = ops.cast(d_z, x.dtype)
-            d_kernels = ops.matmul(
-                ops.transpose(ops.reshape(inputs, (-1, features + units))), d_z
-            )
+            x_flat = ops.reshape(x, (-1, features))
+            h_flat = ops.reshape(ops.cast(h_prev, x.dtype), (-1, units))
+            d_kernel = ops.matmul(ops.transpose(x_flat), d_z)
+            d_recurrent_kernel = ops.matmul(ops.transpose(h_flat), d_z)
             d_x = ops.reshape(ops.matmul(d_z, ops.transpose(kernel)), ops.shape(x))
-            grads = [
-                d_x,
-                d_kernels[:features],
-                d_bias,
-                dh0,
-                dc0,
-                d_kernels[features:],
-            ]
+            grads = [d_x, d_kernel, d_bias, dh0, dc0, d_recurrent_kernel]
             if mask:
                 grads.append(ops.zeros_like(rec_mask))
             if variables is not None:  # TensorFlow asks when variables are read

@@ -41,6 +41,14 @@ class FusedLSTM(keras.layers.RNN):
     input matmul leaves the sequential critical path and runs at full matmul
     efficiency; this is the layer the zoo's models use by default.
 
+    With the standard activations (tanh, sigmoid), no mask and the
+    TensorFlow or JAX backend, the sequence also gets a hand-written backward
+    pass (`zoo/layers/_lstm_sequence.py`): a backward step is one matmul and a
+    few elementwise ops, and the weight gradients come from one large matmul
+    over all timesteps. Sequences of static length up to 64 are unrolled
+    (`unroll=True` unrolls any static length); longer or unknown lengths run
+    in the backend's loop. Outputs and gradients equal the plain cell's.
+
     It is a `keras.layers.RNN` subclass, so `stateful`, `reset_state()`,
     `initial_state`, `return_state`, `go_backwards`, masking and
     `keras.layers.Bidirectional` work as for `keras.layers.LSTM`.
