@@ -35,6 +35,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
+    from zoo.datasets.ptb import MINI_PTB_VALID_LINES  # noqa: PLC0415
     from zoo.models import mirror  # noqa: PLC0415
 
     ptb = pathlib.Path(args.data) / "ptb"
@@ -43,8 +44,8 @@ def main(argv=None):
     result = mirror.train_mirror(
         args.output_dir,
         text=str(ptb / "ptb.valid.txt"),
-        valid_text="\n".join(test_lines[:1880]),
-        test_text="\n".join(test_lines[1880:]),
+        valid_text="\n".join(test_lines[:MINI_PTB_VALID_LINES]),
+        test_text="\n".join(test_lines[MINI_PTB_VALID_LINES:]),
         epochs=args.epochs,
         batch_size=args.batch_size,
         cell=args.cell,
@@ -56,7 +57,7 @@ def main(argv=None):
         verbose=2,
     )
     model = mirror.load_mirror(result["checkpoint"])
-    test = mirror.data.split_sentences("\n".join(test_lines[1880:]), 10)
+    test = mirror.data.split_sentences("\n".join(test_lines[MINI_PTB_VALID_LINES:]), 10)
     train_set = set(mirror.data.split_sentences((ptb / "ptb.valid.txt").read_text(), 10))
     test = [s for s in test if s not in train_set and len(s) <= model.max_length]
     beam = mirror.evaluate_mirror(model, test, beam_width=4)
