@@ -34,6 +34,8 @@ uses its generic loop for them.
 from keras import ops
 from keras.src import backend as keras_backend
 
+from zoo.layers._lstm_base import lstm_gates
+
 # Longest static sequence that is unrolled in Python rather than looped.
 MAX_UNROLL = 64
 
@@ -58,9 +60,7 @@ def _forward_step(z_x, h, c, recurrent_kernel, rec_mask):
     h_rec = h if rec_mask is None else h * rec_mask
     z_h = ops.matmul(ops.cast(h_rec, recurrent_kernel.dtype), recurrent_kernel)
     z = z_x + ops.cast(z_h, z_x.dtype)
-    i, f, g, o = _activate(z)
-    c = f * c + i * g
-    h = o * ops.tanh(c)
+    h, c = lstm_gates(z, c, ops.tanh, ops.sigmoid)
     return h, c, z
 
 
