@@ -120,7 +120,7 @@ def test_variational_dropout():
         (dict(units=0), "units"),
         (dict(units=-3), "units"),
         (dict(units=2.5), "units"),
-        (dict(units=4, dropout=1.0), "dropout"),
+        (dict(units=4, dropout=1.5), "dropout"),
         (dict(units=4, dropout=-0.1), "dropout"),
         (dict(units=4, recurrent_dropout=1.2), "recurrent_dropout"),
     ],

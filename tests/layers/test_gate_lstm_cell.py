@@ -147,7 +147,7 @@ def test_variational_dropout():
     "kwargs, argument",
     [
         (dict(units=0), "units"),
-        (dict(units=4, dropout=1.0), "dropout"),
+        (dict(units=4, dropout=1.5), "dropout"),
         (dict(units=4, recurrent_dropout=-0.5), "recurrent_dropout"),
         (dict(units=4, forget_bias="big"), "forget_bias"),
     ],
@@ -161,3 +161,29 @@ def test_bad_arguments_raise_one_line_value_error(kwargs, argument):
 def test_wrong_input_rank_raises():
     with pytest.raises(ValueError, match="`inputs`.*rank 2"):
         rnn(GateLSTMCell(U))(np.zeros((B, T, F, 2), "float32"))
+
+
+def test_mirror_seq2seq_gate_cells_start_like_keras_lstm():
+    """MirrorSeq2Seq(cell="gate") starts with keras.layers.LSTM's weights (issue 11.1).
+
+    Its LSTMs use the default (unseeded) initializers; under one global seed
+    the gate and Keras models draw the same fused tensors, and the gate
+    model's four gates start different.
+    """
+    from zoo.models.lm import get_lstm_weights
+    from zoo.models.mirror import MirrorSeq2Seq
+
+    def lstm_weights(cell):
+        keras.utils.set_random_seed(0)
+        model = MirrorSeq2Seq(units=4, embedding_dim=3, encoder_layers=1, cell=cell)
+        encoder = model._encoders[0]
+        layers = [encoder.forward_layer, encoder.backward_layer, model._decoder]
+        return [get_lstm_weights(layer) for layer in layers], model
+
+    want, _ = lstm_weights("keras")
+    got, gate_model = lstm_weights("gate")
+    for got_layer, want_layer in zip(got, want):
+        for g, w in zip(got_layer, want_layer):
+            np.testing.assert_array_equal(g, w)
+    kernels = gate_model._decoder.get_weights()[0:4]
+    assert all(not np.array_equal(kernels[0], k) for k in kernels[1:])

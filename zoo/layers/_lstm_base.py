@@ -1,7 +1,8 @@
 """Shared constructor, config and gate math of the zoo's LSTM cells (private).
 
 `GateLSTMCell` and `FusedLSTMCell` take the same arguments as
-`keras.layers.LSTMCell` plus `forget_bias`; this module holds what they share
+`keras.layers.LSTMCell`, in its positional order, plus `forget_bias` after
+them (and accept and ignore `implementation`); this module holds what they share
 so the two public files only differ in how they lay out and multiply weights.
 
 Variational dropout uses Keras's `DropoutRNNCell` mixin
@@ -57,15 +58,21 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
         unit_forget_bias=True,
-        forget_bias=0.0,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        forget_bias=0.0,
         **kwargs,
     ):
+        # Accepted like keras.layers.LSTMCell; both implementations compute
+        # the same function in Keras 3, and the zoo cells have one.
+        kwargs.pop("implementation", None)
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
         self.activation = keras.activations.get(activation)
@@ -89,6 +96,11 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
             recurrent_regularizer
         )
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(
+            recurrent_constraint
+        )
+        self.bias_constraint = keras.constraints.get(bias_constraint)
         self.dropout = check_rate("dropout", dropout)
         self.recurrent_dropout = check_rate(
             "recurrent_dropout", recurrent_dropout
@@ -109,17 +121,37 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
                 f"known last dimension. Received: inputs.shape={input_shape}"
             )
 
-    def _gate_bias_initializer(self, gate):
-        """Initializer of one gate's bias: ones for `f` if unit_forget_bias."""
-        if gate == "f" and self.unit_forget_bias:
-            return keras.initializers.Ones()
-        return self.bias_initializer
+    def _fused_bias_initializer(self, shape, dtype=None):
+        """The `(4 * units,)` bias exactly as `keras.layers.LSTMCell` draws it.
+
+        With `unit_forget_bias`: `bias_initializer((units,))`, ones,
+        `bias_initializer((2 * units,))`; otherwise one
+        `bias_initializer((4 * units,))` draw.
+        """
+        units = self.units
+        if not self.unit_forget_bias:
+            return self.bias_initializer((4 * units,), dtype=dtype)
+        return ops.concatenate(
+            [
+                self.bias_initializer((units,), dtype=dtype),
+                keras.initializers.Ones()((units,), dtype=dtype),
+                self.bias_initializer((2 * units,), dtype=dtype),
+            ]
+        )
+
+    def _dropout_active(self, training):
+        """Input dropout in this call; a rate of 1.0 drops nothing (Keras)."""
+        return bool(training) and 0.0 < self.dropout < 1.0
+
+    def _recurrent_dropout_active(self, training):
+        """Recurrent dropout in this call; 1.0 drops nothing (Keras)."""
+        return bool(training) and 0.0 < self.recurrent_dropout < 1.0
 
     def _masked(self, inputs, h_tm1, training):
         """Applies the per-sequence variational masks in training."""
-        if training and self.dropout > 0.0:
+        if self._dropout_active(training):
             inputs = inputs * self.get_dropout_mask(inputs)
-        if training and self.recurrent_dropout > 0.0:
+        if self._recurrent_dropout_active(training):
             h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
         return inputs, h_tm1
 
@@ -158,6 +190,15 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
                 ),
                 "bias_regularizer": keras.regularizers.serialize(
                     self.bias_regularizer
+                ),
+                "kernel_constraint": keras.constraints.serialize(
+                    self.kernel_constraint
+                ),
+                "recurrent_constraint": keras.constraints.serialize(
+                    self.recurrent_constraint
+                ),
+                "bias_constraint": keras.constraints.serialize(
+                    self.bias_constraint
                 ),
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,

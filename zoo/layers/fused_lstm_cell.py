@@ -16,7 +16,14 @@ class FusedLSTMCell(LSTMCellBase):
     one bias `(4 * units,)`, gate order input, forget, cell update, output.
     This is exactly the weight layout of `keras.layers.LSTMCell`, so
     `cell.set_weights(keras_cell.get_weights())` works both ways and the two
-    cells compute the same numbers (with `forget_bias=0`).
+    cells compute the same numbers (with `forget_bias=0`). The weights are
+    drawn as Keras draws them (one call per tensor, the bias as
+    `keras.layers.LSTMCell` builds it), so with the same seeded initializers
+    the two cells also start with identical weights.
+
+    Weights move between layer kinds (`GateLSTMCell`, `FusedLSTMCell`,
+    `keras.layers.LSTMCell`) with `get_weights` / `set_weights`;
+    `load_weights` of a `.weights.h5` file keys by layer class and does not.
 
     Per step, with `z = x @ kernel + h @ recurrent_kernel + bias` split into
     `z_i, z_f, z_c, z_o`:
@@ -43,21 +50,28 @@ class FusedLSTMCell(LSTMCellBase):
         unit_forget_bias: bool, Keras's recipe: initialize the forget gate's
             bias to one (overrides `bias_initializer` for that slice).
             Defaults to `True`.
-        forget_bias: float, the TensorFlow PTB tutorial's recipe: a constant
-            added to the forget gate's pre-activation at every step (not a
-            weight). Defaults to `0.0`.
         kernel_regularizer: regularizer of `kernel`. Defaults to `None`.
         recurrent_regularizer: regularizer of `recurrent_kernel`. Defaults to
             `None`.
         bias_regularizer: regularizer of `bias`. Defaults to `None`.
-        dropout: float in [0, 1), fraction of the inputs dropped in training;
+        kernel_constraint: constraint of `kernel`. Defaults to `None`.
+        recurrent_constraint: constraint of `recurrent_kernel`. Defaults to
+            `None`.
+        bias_constraint: constraint of `bias`. Defaults to `None`.
+        dropout: float in [0, 1], fraction of the inputs dropped in training;
             one mask per sequence, shared by the four gates (variational).
-            Defaults to `0.0`.
-        recurrent_dropout: float in [0, 1), same for the recurrent state `h`
-            fed to the recurrent matmul. Defaults to `0.0`.
+            As in Keras, 1.0 applies no dropout. Defaults to `0.0`.
+        recurrent_dropout: float in [0, 1], same for the recurrent state `h`
+            fed to the recurrent matmul: one mask shared by the four gates
+            (`keras.layers.LSTMCell` draws four, one per gate). Defaults to
+            `0.0`.
         seed: int, seed of the dropout masks. Defaults to `None`.
+        forget_bias: float, the TensorFlow PTB tutorial's recipe: a constant
+            added to the forget gate's pre-activation at every step (not a
+            weight). Defaults to `0.0`.
         **kwargs: other keyword arguments of `keras.layers.Layer`
-            (`name`, `dtype`, ...).
+            (`name`, `dtype`, ...). `implementation` is accepted and ignored
+            (Keras 3's two implementations compute the same function).
 
     Call arguments:
         inputs: tensor `(batch, features)`, one timestep.
@@ -89,12 +103,14 @@ class FusedLSTMCell(LSTMCellBase):
             name="kernel",
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.recurrent_kernel = self.add_weight(
             shape=(self.units, 4 * self.units),
             name="recurrent_kernel",
             initializer=self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
         )
         if self.use_bias:
             self.bias = self.add_weight(
@@ -102,19 +118,11 @@ class FusedLSTMCell(LSTMCellBase):
                 name="bias",
                 initializer=self._fused_bias_initializer,
                 regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         else:
             self.bias = None
         self.built = True
-
-    def _fused_bias_initializer(self, shape, dtype=None):
-        units = self.units
-        return ops.concatenate(
-            [
-                self._gate_bias_initializer(gate)((units,), dtype=dtype)
-                for gate in "ifco"
-            ]
-        )
 
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states[0], states[1]

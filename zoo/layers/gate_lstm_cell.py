@@ -29,9 +29,14 @@ class GateLSTMCell(LSTMCellBase):
     `f = σ(... + bias_f + forget_bias)`, `u = tanh(... _c)`, `o = σ(... _o)`,
     `c = f * c + i * u`, `h = o * tanh(c)`.
 
-    Note that the default initializers draw each gate's matrices separately,
-    so at equal seeds the initial weights differ from `FusedLSTMCell`'s (the
-    function does not).
+    The weights are drawn as `keras.layers.LSTMCell` draws them, one
+    `(input_dim, 4 * units)` kernel, one `(units, 4 * units)` recurrent kernel
+    and one `(4 * units,)` bias, then split per gate: with the same seeded
+    initializers a `GateLSTMCell` starts with the weights of a
+    `FusedLSTMCell` or `keras.layers.LSTMCell` (after
+    `zoo.layers.fused_to_gate_weights`). Weights move between these layer
+    kinds with `get_weights` / `set_weights` and the conversion functions;
+    `load_weights` of a `.weights.h5` file keys by layer class and does not.
 
     Args:
         units: int, dimensionality of the output and of both states.
@@ -47,19 +52,26 @@ class GateLSTMCell(LSTMCellBase):
         bias_initializer: initializer of each `bias_g`. Defaults to `"zeros"`.
         unit_forget_bias: bool, initialize `bias_f` to ones (Keras's recipe).
             Defaults to `True`.
-        forget_bias: float, constant added to the forget gate's
-            pre-activation at every step (the TF PTB tutorial's recipe).
-            Defaults to `0.0`.
         kernel_regularizer: regularizer of each `kernel_g`. Defaults to `None`.
         recurrent_regularizer: regularizer of each `recurrent_kernel_g`.
             Defaults to `None`.
         bias_regularizer: regularizer of each `bias_g`. Defaults to `None`.
-        dropout: float in [0, 1), fraction of the inputs dropped in training,
-            one mask per sequence shared by the gates. Defaults to `0.0`.
-        recurrent_dropout: float in [0, 1), same for the recurrent state.
-            Defaults to `0.0`.
+        kernel_constraint: constraint of each `kernel_g`. Defaults to `None`.
+        recurrent_constraint: constraint of each `recurrent_kernel_g`.
+            Defaults to `None`.
+        bias_constraint: constraint of each `bias_g`. Defaults to `None`.
+        dropout: float in [0, 1], fraction of the inputs dropped in training,
+            one mask per sequence shared by the gates; 1.0 applies no dropout
+            (as in Keras). Defaults to `0.0`.
+        recurrent_dropout: float in [0, 1], same for the recurrent state: one
+            mask shared by the four gates (`keras.layers.LSTMCell` draws
+            four). Defaults to `0.0`.
         seed: int, seed of the dropout masks. Defaults to `None`.
-        **kwargs: other keyword arguments of `keras.layers.Layer`.
+        forget_bias: float, constant added to the forget gate's
+            pre-activation at every step (the TF PTB tutorial's recipe).
+            Defaults to `0.0`.
+        **kwargs: other keyword arguments of `keras.layers.Layer`;
+            `implementation` is accepted and ignored.
 
     Call arguments:
         inputs: tensor `(batch, features)`, one timestep.
@@ -85,33 +97,44 @@ class GateLSTMCell(LSTMCellBase):
     def build(self, input_shape):
         self._check_input_shape(input_shape)
         input_dim = input_shape[-1]
+        units = self.units
+        # Each group is drawn once in keras.layers.LSTMCell's fused shape and
+        # split per gate: a Keras initializer instance returns the same
+        # values for the same shape, so drawing per gate would start the four
+        # gates identical.
+        kernel = _GateSlices(self.kernel_initializer, (input_dim, 4 * units))
+        recurrent = _GateSlices(self.recurrent_initializer, (units, 4 * units))
         self.kernels = [
             self.add_weight(
-                shape=(input_dim, self.units),
+                shape=(input_dim, units),
                 name=f"kernel_{g}",
-                initializer=self.kernel_initializer,
+                initializer=kernel.initializer(k),
                 regularizer=self.kernel_regularizer,
+                constraint=self.kernel_constraint,
             )
-            for g in GATES
+            for k, g in enumerate(GATES)
         ]
         self.recurrent_kernels = [
             self.add_weight(
-                shape=(self.units, self.units),
+                shape=(units, units),
                 name=f"recurrent_kernel_{g}",
-                initializer=self.recurrent_initializer,
+                initializer=recurrent.initializer(k),
                 regularizer=self.recurrent_regularizer,
+                constraint=self.recurrent_constraint,
             )
-            for g in GATES
+            for k, g in enumerate(GATES)
         ]
         if self.use_bias:
+            bias = _GateSlices(self._fused_bias_initializer, (4 * units,))
             self.biases = [
                 self.add_weight(
-                    shape=(self.units,),
+                    shape=(units,),
                     name=f"bias_{g}",
-                    initializer=self._gate_bias_initializer(g),
+                    initializer=bias.initializer(k),
                     regularizer=self.bias_regularizer,
+                    constraint=self.bias_constraint,
                 )
-                for g in GATES
+                for k, g in enumerate(GATES)
             ]
         else:
             self.biases = None
@@ -137,3 +160,23 @@ class GateLSTMCell(LSTMCellBase):
         c = f * c_tm1 + i * u
         h = o * self.activation(c)
         return h, [h, c]
+
+
+class _GateSlices:
+    """One draw of a fused `(..., 4 * units)` tensor, handed out per gate."""
+
+    def __init__(self, initializer, shape):
+        self._initializer = initializer
+        self._shape = shape
+        self._value = None
+
+    def initializer(self, k):
+        """Initializer of gate `k`'s slice (the full tensor is drawn once)."""
+
+        def init(shape, dtype=None):
+            if self._value is None:
+                self._value = self._initializer(self._shape, dtype=dtype)
+            units = self._shape[-1] // 4
+            return self._value[..., k * units : (k + 1) * units]
+
+        return init
