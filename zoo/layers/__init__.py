@@ -4,7 +4,8 @@ Needs only Keras 3 (any backend); importing it does not import TensorFlow.
 
 - `GateLSTMCell`: gate-by-gate LSTM cell (four matmul pairs per step).
 - `FusedLSTMCell`: one matmul pair per step, `keras.layers.LSTMCell` layout.
-- `FusedLSTM`: the fast RNN layer (input projection hoisted out of the loop).
+- `FusedLSTM`: the fast RNN layer (input projection hoisted out of the loop;
+  the backend's cuDNN LSTM on a GPU), a drop-in for `keras.layers.LSTM`.
 - `BigramEmbedding`: embeddings of pairs of consecutive symbols.
 - `gate_to_fused_weights`, `fused_to_gate_weights`: weight conversion.
 """

@@ -23,10 +23,86 @@ _CELL_ARGS = (
     "kernel_regularizer",
     "recurrent_regularizer",
     "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
     "dropout",
     "recurrent_dropout",
     "seed",
 )
+
+_USE_CUDNN = ("auto", True, False)
+
+
+def _gpu_available():
+    """Whether the backend's cuDNN LSTM can run here (its own device check)."""
+    return bool(
+        keras_backend.cudnn_ok(
+            keras.activations.tanh, keras.activations.sigmoid, False, True
+        )
+    )
+
+
+def cudnn_blocker(
+    use_cudnn,
+    activation,
+    recurrent_activation,
+    recurrent_dropout,
+    unroll,
+    mixed_precision,
+    has_mask,
+    backend,
+    gpu_available,
+):
+    """Why `FusedLSTM` cannot hand a call to the backend's cuDNN LSTM.
+
+    A pure function of the layer's settings, the call's mask and the device,
+    mirroring `keras.layers.LSTM`: cuDNN computes the standard LSTM
+    (tanh/sigmoid) over the whole sequence, without recurrent dropout,
+    unrolling, or masks other than right padding. The forget bias needs no
+    condition: it is folded into the bias handed to cuDNN.
+
+    Args:
+        use_cudnn: `"auto"`, `True` or `False`, the layer's setting.
+        activation, recurrent_activation: the cell's activations.
+        recurrent_dropout: float, the cell's recurrent dropout rate.
+        unroll: bool, the layer's `unroll`.
+        mixed_precision: bool, whether the compute dtype is 16-bit (the layer
+            then keeps its carry in float32, which cuDNN does not).
+        has_mask: bool, whether the call has a mask.
+        backend: str, `keras.backend.backend()`.
+        gpu_available: bool, whether the backend sees a cuDNN device.
+
+    Returns:
+        `None` when cuDNN applies (with a mask: on TensorFlow, and only if the
+        mask turns out right-padded), else a short reason.
+    """
+    if use_cudnn is False:
+        return "use_cudnn=False"
+    if activation is not keras.activations.tanh:
+        return "activation is not tanh"
+    if recurrent_activation is not keras.activations.sigmoid:
+        return "recurrent_activation is not sigmoid"
+    if 0.0 < recurrent_dropout < 1.0:
+        return "recurrent_dropout is set"
+    if unroll:
+        return "unroll=True"
+    if mixed_precision:
+        return "a mixed precision policy keeps the carry in float32"
+    if has_mask and backend != "tensorflow":
+        return f"the {backend} backend's cuDNN LSTM takes no mask"
+    if not gpu_available:
+        return "no GPU with cuDNN is available"
+    return None
+
+
+def _is_right_padded(mask):
+    """Scalar bool tensor: every row is `True`s then `False`s, none empty."""
+    mask = ops.cast(mask, "int32")
+    lengths = ops.sum(mask, axis=1)
+    steps = ops.arange(ops.shape(mask)[1], dtype="int32")
+    expected = ops.cast(steps[None, :] < lengths[:, None], "int32")
+    return ops.logical_and(ops.all(mask == expected), ops.all(lengths > 0))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -49,12 +125,35 @@ class FusedLSTM(keras.layers.RNN):
     (`unroll=True` unrolls any static length); longer or unknown lengths run
     in the backend's loop. Outputs and gradients equal the plain cell's.
 
+    On a GPU (`use_cudnn="auto"`, as `keras.layers.LSTM`) a call goes to the
+    backend's cuDNN LSTM, the entry point `keras.layers.LSTM` uses
+    (`keras.src.backend.lstm`: `CudnnRNNV3` on TensorFlow,
+    `jax.experimental.rnn` on JAX), whenever the math is the standard LSTM:
+    tanh/sigmoid, no recurrent dropout, `unroll=False`, no mixed precision
+    policy, and no mask, or (TensorFlow only) a right-padded one; other masks
+    take the zoo's loop. `forget_bias` is folded into the forget-gate slice
+    of the bias handed to cuDNN (without `use_bias`, the bias handed over is
+    just that offset). Everywhere else, CPUs included, the zoo's own paths
+    below run. `use_cudnn=True` raises a `ValueError` naming the reason when
+    cuDNN cannot run a call; `cudnn_blocker` is the decision.
+
     It is a `keras.layers.RNN` subclass, so `stateful`, `reset_state()`,
     `initial_state`, `return_state`, `go_backwards`, masking and
     `keras.layers.Bidirectional` work as for `keras.layers.LSTM`.
     Dropout masks are drawn once per sequence (variational): the input mask
     is applied to the whole input before the projection, the recurrent mask
-    to `h` at every step.
+    to `h` at every step. The recurrent mask is one mask shared by the four
+    gates (`keras.layers.LSTM` draws four, one per gate), so with recurrent
+    dropout the two layers agree in distribution, not number for number.
+
+    Drop-in for `keras.layers.LSTM`: the same arguments in the same
+    positional order (`forget_bias` comes after them), the same weights
+    (`kernel`, `recurrent_kernel`, `bias`), drawn the same way, so with the
+    same seeded initializers both layers start identical. Weights move
+    between layer kinds with `get_weights` / `set_weights`; `load_weights`
+    of a `.weights.h5` file keys by layer class, so it does not.
+    `implementation` is accepted and ignored (Keras 3's two implementations
+    compute the same function).
 
     Mixed precision: under a `"mixed_bfloat16"` / `"mixed_float16"` dtype
     policy the matmuls run in the compute dtype while the gate math and the
@@ -73,15 +172,18 @@ class FusedLSTM(keras.layers.RNN):
         bias_initializer: Defaults to `"zeros"`.
         unit_forget_bias: bool, forget-gate bias initialized to one (Keras).
             Defaults to `True`.
-        forget_bias: float, constant added to the forget gate's
-            pre-activation (TF PTB tutorial). Defaults to `0.0`.
         kernel_regularizer: Defaults to `None`.
         recurrent_regularizer: Defaults to `None`.
         bias_regularizer: Defaults to `None`.
-        dropout: float in [0, 1), input dropout, one mask per sequence.
-            Defaults to `0.0`.
-        recurrent_dropout: float in [0, 1), recurrent dropout, one mask per
-            sequence. Defaults to `0.0`.
+        activity_regularizer: regularizer of the layer's output.
+            Defaults to `None`.
+        kernel_constraint: Defaults to `None`.
+        recurrent_constraint: Defaults to `None`.
+        bias_constraint: Defaults to `None`.
+        dropout: float in [0, 1], input dropout, one mask per sequence;
+            1.0 applies none, as in Keras. Defaults to `0.0`.
+        recurrent_dropout: float in [0, 1], recurrent dropout, one mask per
+            sequence shared by the gates; 1.0 applies none. Defaults to `0.0`.
         seed: int, seed of the dropout masks. Defaults to `None`.
         return_sequences: bool, return the whole output sequence.
             Defaults to `False`.
@@ -93,6 +195,11 @@ class FusedLSTM(keras.layers.RNN):
             batch (needs a static batch size). Defaults to `False`.
         unroll: bool, unroll the recurrence (short sequences only).
             Defaults to `False`.
+        use_cudnn: `"auto"`, `True` or `False`: use the backend's cuDNN
+            kernel where it applies (`"auto"`), always (`True`, raising where
+            it cannot) or never. Defaults to `"auto"`.
+        forget_bias: float, constant added to the forget gate's
+            pre-activation (TF PTB tutorial). Defaults to `0.0`.
         **kwargs: other keyword arguments of `keras.layers.RNN`
             (`name`, `dtype`, `zero_output_for_mask`, ...).
 
@@ -123,10 +230,13 @@ class FusedLSTM(keras.layers.RNN):
         recurrent_initializer="orthogonal",
         bias_initializer="zeros",
         unit_forget_bias=True,
-        forget_bias=0.0,
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
@@ -135,8 +245,19 @@ class FusedLSTM(keras.layers.RNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        use_cudnn="auto",
+        forget_bias=0.0,
         **kwargs,
     ):
+        # Accepted and ignored, as documented: the zoo has one implementation.
+        kwargs.pop("implementation", None)
+        if use_cudnn not in _USE_CUDNN:
+            raise ValueError(
+                "Argument `use_cudnn` must be one of 'auto', True, False. "
+                f"Received: use_cudnn={use_cudnn!r}"
+            )
+        if not isinstance(use_cudnn, str):
+            use_cudnn = bool(use_cudnn)
         cell = FusedLSTMCell(
             units,
             activation=activation,
@@ -146,13 +267,16 @@ class FusedLSTM(keras.layers.RNN):
             recurrent_initializer=recurrent_initializer,
             bias_initializer=bias_initializer,
             unit_forget_bias=unit_forget_bias,
-            forget_bias=forget_bias,
             kernel_regularizer=kernel_regularizer,
             recurrent_regularizer=recurrent_regularizer,
             bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
             dropout=dropout,
             recurrent_dropout=recurrent_dropout,
             seed=seed,
+            forget_bias=forget_bias,
             dtype=kwargs.get("dtype", None),
             trainable=kwargs.get("trainable", True),
             name="fused_lstm_cell",
@@ -164,8 +288,19 @@ class FusedLSTM(keras.layers.RNN):
             go_backwards=go_backwards,
             stateful=stateful,
             unroll=unroll,
+            activity_regularizer=activity_regularizer,
             **kwargs,
         )
+        self.use_cudnn = use_cudnn
+        if (
+            keras.backend.backend() == "tensorflow"
+            and use_cudnn is not False
+            and keras_backend.cudnn_ok(
+                cell.activation, cell.recurrent_activation, self.unroll, True
+            )
+        ):
+            # As keras.layers.LSTM: the cuDNN op cannot be XLA-compiled.
+            self.supports_jit = False
 
     def build(self, sequences_shape, initial_state_shape=None):
         check_rank(
@@ -186,15 +321,87 @@ class FusedLSTM(keras.layers.RNN):
         if tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
-        compute_dtype = cell.compute_dtype
-        acc_dtype = self._accumulation_dtype()
-
-        if training and cell.dropout > 0.0:
+        if cell._dropout_active(training):
             # The mask RNN.call drew for this sequence, applied to all steps.
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, axis=1)
+
+        reason = self._cudnn_blocker(mask)
+        if reason is None:
+            try:
+                if mask is not None and self.use_cudnn == "auto":
+                    # Masks other than right padding take the generic loop.
+                    return ops.cond(
+                        _is_right_padded(mask),
+                        lambda: self._cudnn_sequence(
+                            sequences, initial_state, mask
+                        ),
+                        lambda: self._zoo_sequence(
+                            sequences, initial_state, mask, training
+                        ),
+                    )
+                return self._cudnn_sequence(sequences, initial_state, mask)
+            except NotImplementedError:
+                reason = "the backend's cuDNN LSTM declined this call"
+        if self.use_cudnn is True:
+            raise ValueError(
+                "use_cudnn=True was specified, but cuDNN cannot run this "
+                f"FusedLSTM call: {reason}. Pass use_cudnn='auto' to fall "
+                "back to the zoo's own loop."
+            )
+        return self._zoo_sequence(sequences, initial_state, mask, training)
+
+    def _cudnn_blocker(self, mask):
+        """`cudnn_blocker` for this layer and call (None: use cuDNN)."""
+        cell = self.cell
+        return cudnn_blocker(
+            self.use_cudnn,
+            cell.activation,
+            cell.recurrent_activation,
+            cell.recurrent_dropout,
+            self.unroll,
+            self._accumulation_dtype() != cell.compute_dtype,
+            mask is not None,
+            keras.backend.backend(),
+            _gpu_available(),
+        )
+
+    def _cudnn_bias(self):
+        """The bias handed to cuDNN: `bias` with `forget_bias` folded in."""
+        bias = self._effective_bias()
+        if bias is None:
+            bias = ops.zeros((4 * self.cell.units,), dtype=self.cell.compute_dtype)
+        return bias
+
+    def _cudnn_sequence(self, sequences, initial_state, mask):
+        """The whole sequence through the backend's LSTM (cuDNN on a GPU).
+
+        The entry point `keras.layers.LSTM` uses; it raises
+        `NotImplementedError` where it cannot run.
+        """
+        cell = self.cell
+        return keras_backend.lstm(
+            sequences,
+            initial_state[0],
+            initial_state[1],
+            mask,
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=self._cudnn_bias(),
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+        )
+
+    def _zoo_sequence(self, sequences, initial_state, mask, training):
+        """The zoo's own loops: the hoisted fast path or the generic loop."""
+        cell = self.cell
+        compute_dtype = cell.compute_dtype
+        acc_dtype = self._accumulation_dtype()
         rec_mask = None
-        if training and cell.recurrent_dropout > 0.0:
+        if cell._recurrent_dropout_active(training):
             rec_mask = cell.get_recurrent_dropout_mask(initial_state[0])
             rec_mask = ops.cast(rec_mask, acc_dtype)
 
@@ -289,6 +496,7 @@ class FusedLSTM(keras.layers.RNN):
         config = super().get_config()
         cell_config = self.cell.get_config()
         config.update({k: cell_config[k] for k in _CELL_ARGS})
+        config["use_cudnn"] = self.use_cudnn
         del config["cell"]
         return config
 
