@@ -29,6 +29,7 @@ def test_layer_contract(tmp_path):
             unit_forget_bias=False,
             forget_bias=1.0,
             recurrent_regularizer="l2",
+            kernel_constraint="max_norm",
             dropout=0.2,
             seed=1,
         ),

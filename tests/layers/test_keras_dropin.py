@@ -136,6 +136,19 @@ def test_positional_arguments_in_keras_order_give_keras_layer():
     assert FusedLSTM(*keras_positional_args(), "auto", 1.5).forget_bias == 1.5
 
 
+@pytest.mark.parametrize("cls", [FusedLSTMCell, GateLSTMCell])
+def test_cells_take_keras_lstm_cell_positional_order(cls):
+    args = keras_positional_args()
+    del args[11]  # activity_regularizer: a layer argument, not a cell's
+    cell_args = args[:17]  # units ... seed
+    ours = cls(*cell_args, 0.5).get_config()  # forget_bias after them
+    theirs = keras.layers.LSTMCell(*cell_args).get_config()
+    for key, value in theirs.items():
+        if key != "name":
+            assert ours[key] == value, key
+    assert ours["forget_bias"] == 0.5
+
+
 def test_constraints_are_applied_like_keras(tmp_path):
     """One SGD step under constraints: same weights as keras.layers.LSTM."""
     constraints = dict(
