@@ -49,6 +49,10 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 IMPLS = ("gate", "fused_cell", "fused", "keras")
+# "hoisted" is FusedLSTM with use_cudnn=False: on a GPU the "fused" row goes to
+# cuDNN (as keras.layers.LSTM does), and this row times the zoo's own fast path.
+# On a CPU both run the same code, so it is opt-in: --impls gate,fused,hoisted,keras.
+EXTRA_IMPLS = ("hoisted",)
 SHAPES = {
     "small": (20, 20, 200),
     "medium": (20, 35, 650),
@@ -109,10 +113,10 @@ def parse_args(argv=None):
         p.error(f"--warmup must be >= 0; got {args.warmup}")
     args.impl_list = [s for s in args.impls.split(",") if s]
     args.worker_impls = args.impl_list  # the parent adds the floor, "none"
-    allowed = IMPLS + ("none",) if args.worker else IMPLS
+    allowed = IMPLS + EXTRA_IMPLS + (("none",) if args.worker else ())
     bad = [s for s in args.impl_list if s not in allowed]
     if bad:
-        p.error(f"--impls: unknown {bad}; choose from {list(IMPLS)}")
+        p.error(f"--impls: unknown {bad}; choose from {list(IMPLS + EXTRA_IMPLS)}")
     return args
 
 
@@ -135,6 +139,8 @@ def build_model(impl, batch, steps, units, vocab, num_layers, unroll, dtype):
             layer = keras.layers.RNN(FusedLSTMCell(units, dtype=dtype, **kw), **rnn_kw)
         elif impl == "fused":
             layer = FusedLSTM(units, **kw, **rnn_kw)
+        elif impl == "hoisted":
+            layer = FusedLSTM(units, use_cudnn=False, **kw, **rnn_kw)
         else:
             layer = keras.layers.LSTM(units, **kw, **rnn_kw)
         x = layer(x)

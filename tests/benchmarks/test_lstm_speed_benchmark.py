@@ -52,3 +52,23 @@ def test_quick_benchmark_writes_complete_json(tmp_path):
         / (floor["median_block_s"] + matmuls["median_block_s"]))
     for impl in IMPLS | {"none", "matmuls"}:  # the table names every row
         assert f" {impl} " in result.stdout
+
+
+def test_hoisted_impl_is_fused_lstm_without_cudnn():
+    # On a GPU the "fused" row may run cuDNN; "hoisted" must always time the zoo's own path.
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import lstm_speed
+    finally:
+        sys.path.pop(0)
+    from zoo.layers import FusedLSTM
+
+    args = lstm_speed.parse_args(["--impls", "fused,hoisted", "--no-memory"])
+    assert args.impl_list == ["fused", "hoisted"]
+    layers = {impl: [layer for layer in lstm_speed.build_model(
+        impl, 2, 3, 8, 20, 2, False, "float32").layers if isinstance(layer, FusedLSTM)]
+        for impl in ("fused", "hoisted")}
+    assert [layer.use_cudnn for layer in layers["fused"]] == ["auto", "auto"]
+    assert [layer.use_cudnn for layer in layers["hoisted"]] == [False, False]
+    with pytest.raises(SystemExit):
+        lstm_speed.parse_args(["--impls", "fused,cudnn"])
