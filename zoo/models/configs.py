@@ -161,7 +161,7 @@ _REGISTRY = {
         ),
         _ptb(
             "ptb-notebook",
-            "the seed notebook's PTB variant: 2x200, batch 30, linear decay after epoch 1",
+            "the seed notebook's PTB variant: 2x200, batch 30, lr x decay at epoch 2, then linear",
             init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, num_steps=20,
             hidden_size=200, max_epoch=1, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
             batch_size=30, schedule="notebook",
