@@ -43,6 +43,30 @@ def test_read_words_matches_readme_counts(ptb_dir):
     assert words == text.replace("\n", "<eos>").split()
 
 
+def tutorial_read_words(path):
+    """The TensorFlow tutorial reader's `_read_words` (reader.py), for Python 3."""
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8").replace("\n", "<eos>").split()
+
+
+@pytest.mark.parametrize(
+    "name", ["ptb.valid.txt", "ptb.test.txt", "ptb.char.valid.txt", "ptb.char.test.txt"]
+)
+def test_read_words_is_the_tutorial_reader_on_every_ptb_file(ptb_dir, name):
+    assert ptb.read_words(ptb_dir / name) == tutorial_read_words(ptb_dir / name)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [" a b \n c \n ", " a b \n c \n \t \n", " a \n \n b \n", " a \r\n b \r\n", " a \x0c b \n"],
+)
+def test_read_words_is_the_tutorial_reader_on_whitespace_edges(tmp_path, text):
+    # The PTB character files end in "\n ": the blank remainder is no extra line.
+    path = tmp_path / "a.txt"
+    path.write_bytes(text.encode("utf-8"))
+    assert ptb.read_words(path) == tutorial_read_words(path)
+
+
 def test_read_words_without_trailing_newline(tmp_path):
     path = tmp_path / "a.txt"
     path.write_text("a b\nc", encoding="utf-8")

@@ -72,13 +72,28 @@ def words_from_lines(lines):
     return words
 
 
+def _lines(text):
+    r"""The lines of `text` that the tutorial's reader gives an `<eos>`, split at `"\n"`.
+
+    A newline ends a line; what follows the last newline is a line only if it holds
+    a word (the PTB character files end in `"\n "`: that blank remainder is no line).
+    Only `"\n"` breaks lines, as in the tutorial (`str.splitlines` would also break
+    at `"\r"`, `"\x0c"`, `"\u2028"`, ...).
+    """
+    lines = text.split("\n")
+    if not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
 def read_words(path):
     """Reads a text file as a list of tokens, each newline becoming `<eos>`.
 
-    The TensorFlow tutorial's `f.read().replace("\\n", "<eos>").split()`; here the
-    newline becomes `" <eos> "`, which gives the same tokens on PTB (whose lines
-    start and end with a space) and does not glue `<eos>` to a word elsewhere. A
-    last line without a trailing newline still ends with `<eos>`.
+    The TensorFlow tutorial's `f.read().replace("\\n", "<eos>").split()`: on every
+    PTB file (word and character) the tokens are exactly that expression's. Two
+    deliberate differences elsewhere: `<eos>` is never glued to a word when a line
+    does not start or end with a space, and a last line with words but no trailing
+    newline still ends with `<eos>`.
 
     Args:
         path: str or path-like, a UTF-8 text file.
@@ -95,7 +110,7 @@ def read_words(path):
     ['consumers', 'may', 'want']
     """
     text = _read_text(path)
-    words = words_from_lines(text.splitlines())
+    words = words_from_lines(_lines(text))
     if all(w == EOS for w in words):
         raise ValueError(f"{os.fspath(path)!r} is empty (no words); pass a non-empty text file.")
     return words
@@ -376,7 +391,7 @@ def load_mini_ptb(ptb_dir):
     """
     ptb_dir = os.fspath(ptb_dir)
     train = read_words(os.path.join(ptb_dir, "ptb.valid.txt"))
-    test_lines = _read_text(os.path.join(ptb_dir, "ptb.test.txt")).splitlines()
+    test_lines = _lines(_read_text(os.path.join(ptb_dir, "ptb.test.txt")))
     if len(test_lines) <= MINI_PTB_VALID_LINES:
         raise ValueError(
             f"ptb.test.txt in {ptb_dir!r} has {len(test_lines)} lines; mini-PTB needs more "

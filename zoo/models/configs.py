@@ -22,8 +22,8 @@ class LMConfig:
         name: str, the registry name.
         family: str, one of `"word"` (word ids → Embedding), `"char"` (character ids, one-hot
             or embedded input), `"bigram"` (character pairs → BigramEmbedding) or `"seq2seq"`.
-        init_scale: float, every weight is drawn from uniform(−init_scale, init_scale); biases
-            start at zero.
+        init_scale: float, every weight is drawn from uniform(−init_scale, init_scale); the LSTM
+            biases start at zero, the softmax bias as `softmax_bias_init` says.
         learning_rate: float, the initial SGD learning rate.
         max_grad_norm: float, the global-norm gradient clip (`SGD(global_clipnorm=...)`).
         num_layers: int, stacked LSTM layers.
@@ -50,6 +50,9 @@ class LMConfig:
             keras.layers.RNN) or `"keras"` (keras.layers.LSTM, cuDNN on a GPU).
         tie_weights: bool, share the embedding matrix with the softmax (needs
             embedding_size == hidden_size).
+        softmax_bias_init: str, `"uniform"` (drawn in ±init_scale like the weights: the PTB
+            tutorial's `softmax_b`, which takes its variable scope's uniform initializer) or
+            `"zeros"` (the text8 notebook's `tf.zeros` bias). The PTB recipes use `"uniform"`.
         description: str, one line for `--list-models`.
     """
 
@@ -74,6 +77,7 @@ class LMConfig:
     loss_scale: str = "num_steps"
     cell: str = "fused"
     tie_weights: bool = False
+    softmax_bias_init: str = "zeros"
     description: str = ""
 
     def __post_init__(self):
@@ -102,6 +106,10 @@ class LMConfig:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.schedule == "step" and self.decay_steps is None:
             raise ValueError("schedule='step' needs decay_steps")
+        if self.softmax_bias_init not in ("zeros", "uniform"):
+            raise ValueError(
+                f"softmax_bias_init must be 'zeros' or 'uniform', got {self.softmax_bias_init!r}"
+            )
         if self.loss_scale not in ("num_steps", "mean"):
             raise ValueError(f"loss_scale must be 'num_steps' or 'mean', got {self.loss_scale!r}")
         if self.tie_weights and self.embedding_size not in (None, self.hidden_size):
@@ -128,7 +136,11 @@ class LMConfig:
 
 
 def _ptb(name, description, **kw):
-    return LMConfig(name=name, family="word", description=description, **kw)
+    # The tutorial's variable scope draws every variable it does not initialise itself
+    # (embedding, LSTM kernels, softmax_w and softmax_b) uniform in ±init_scale; its LSTM
+    # cells (BasicLSTMCell, LSTMBlockCell) start their biases at zero.
+    return LMConfig(name=name, family="word", description=description,
+                    softmax_bias_init="uniform", **kw)
 
 
 # The TensorFlow PTB tutorial's configs (ptb_word_lm.py), field for field.
@@ -161,7 +173,7 @@ _REGISTRY = {
         ),
         _ptb(
             "ptb-notebook",
-            "the seed notebook's PTB variant: 2x200, batch 30, linear decay after epoch 1",
+            "the seed notebook's PTB variant: 2x200, batch 30, lr x decay at epoch 2, then linear",
             init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, num_steps=20,
             hidden_size=200, max_epoch=1, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
             batch_size=30, schedule="notebook",

@@ -7,10 +7,12 @@ The models are the seeds' architectures, written as functional Keras models:
 - bigram: `BigramEmbedding(27, E, mode="valid")` → dropout → LSTMs → dropout → `Dense(27)`:
   the input is `num_steps + 1` characters and the output `num_steps` predictions.
 
-Every weight starts uniform in ±init_scale and biases at zero, the LSTM's forget bias is
-0.0 (the PTB tutorial's), and the LSTM is chosen by `config.cell`: the zoo's fast
-`FusedLSTM` (default), the gate-by-gate `GateLSTMCell` in `keras.layers.RNN`, or
-`keras.layers.LSTM`. All three compute the same function from the same weights.
+Every weight starts uniform in ±init_scale, the LSTM biases at zero, the softmax bias as
+`config.softmax_bias_init` says (uniform in ±init_scale for the PTB recipes, as the tutorial's
+`softmax_b`; zero for text8), the LSTM's forget bias is 0.0 (the PTB tutorial's), and the
+LSTM is chosen by `config.cell`: the zoo's fast `FusedLSTM` (default), the gate-by-gate
+`GateLSTMCell` in `keras.layers.RNN`, or `keras.layers.LSTM`. All three compute the same
+function from the same weights.
 """
 
 import keras
@@ -130,7 +132,10 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
     if config.tie_weights and embedding is not None:
         logits = embedding(x, reverse=True)
     else:
-        logits = keras.layers.Dense(vocab_size, kernel_initializer=init(), name="softmax")(x)
+        kernel_init = init()  # drawn before the bias: its seed is the same as before
+        bias_init = init() if config.softmax_bias_init == "uniform" else "zeros"
+        logits = keras.layers.Dense(vocab_size, kernel_initializer=kernel_init,
+                                    bias_initializer=bias_init, name="softmax")(x)
     logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
     model = keras.Model(inputs, logits, name=name or config.name.replace("-", "_"))
     # The three cells draw their initial weights in different shapes (the gate cell has

@@ -57,13 +57,16 @@ def notebook_lr_schedule(learning_rate, lr_decay, max_max_epoch):
     What is implemented, exactly, with Keras's 0-based `epoch = i`:
 
     - `fn(0, lr) = learning_rate`
-    - `fn(i, lr) = learning_rate * lr_decay * (max_max_epoch - i) / max_max_epoch` for `i ≥ 1`
+    - `fn(i, lr) = learning_rate * lr_decay * (max_max_epoch - (i - 1)) / max_max_epoch`
+      for `i ≥ 1`
 
-    The rate always derives from the *initial* `learning_rate` (it does not compound
-    from the previous epoch's rate), drops by the factor `lr_decay` after the first
-    epoch and then falls linearly, reaching `learning_rate * lr_decay / max_max_epoch`
-    in the last epoch `i = max_max_epoch - 1`. Epochs beyond `max_max_epoch - 1` would
-    give a rate ≤ 0, so they raise `ValueError`.
+    The notebook's printed log with its config (lr 1.0, decay 0.5, 13 epochs) reads
+    1.000, 0.500, 0.462, … : the second epoch runs at exactly `learning_rate * lr_decay`
+    and the linear fall starts from the third. The rate always derives from the
+    *initial* `learning_rate` (it does not compound from the previous epoch's rate),
+    reaching `learning_rate * lr_decay * 2 / max_max_epoch` in the last epoch
+    `i = max_max_epoch - 1`. Epochs beyond `max_max_epoch - 1` are outside the recipe,
+    so they raise `ValueError`.
 
     Args:
         learning_rate: float, the initial learning rate.
@@ -76,7 +79,7 @@ def notebook_lr_schedule(learning_rate, lr_decay, max_max_epoch):
     Example:
     ```python
     fn = notebook_lr_schedule(1.0, 0.5, 4)
-    [fn(e, None) for e in range(4)]  # [1.0, 0.375, 0.25, 0.125]
+    [fn(e, None) for e in range(4)]  # [1.0, 0.5, 0.375, 0.25]
     ```
     """
     _check_positive("learning_rate", learning_rate)
@@ -91,7 +94,7 @@ def notebook_lr_schedule(learning_rate, lr_decay, max_max_epoch):
             )
         if epoch == 0:
             return float(learning_rate)
-        return float(learning_rate * lr_decay * (max_max_epoch - epoch) / max_max_epoch)
+        return float(learning_rate * lr_decay * (max_max_epoch - (epoch - 1)) / max_max_epoch)
 
     return schedule
 

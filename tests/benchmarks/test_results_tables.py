@@ -1,0 +1,113 @@
+"""benchmarks/results_tables.py --quick: the README's tables come from the runs' results.json."""
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "results_tables.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("results_tables", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def table_rows(markdown):
+    """Cells of each body row of the first markdown table in `markdown`."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+
+
+def readme_blocks(text):
+    """{name: content} of the README's results-table blocks, and the text outside them."""
+    pattern = r"<!-- results-table: (\S+) -->\n(.*?)\n<!-- /results-table -->"
+    return dict(re.findall(pattern, text, re.DOTALL)), re.sub(pattern, "", text, flags=re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tables")
+    readme = tmp / "README.md"
+    readme.write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--runs-dir", str(tmp / "runs"),
+         "--update-readme", str(readme)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return tmp, result.stdout
+
+
+def results(tmp, table, run):
+    return json.loads((tmp / "runs" / table / run / "results.json").read_text())
+
+
+@pytest.mark.slow  # four tiny train.py runs in one process: ~35 s of CPU
+def test_default_table_from_its_results(quick):
+    tmp, stdout = quick
+    r = results(tmp, "default", "default")
+    assert (r["model"], r["data"]) == ("synthetic-small", "synthetic")
+    assert (r["config"]["hidden_size"], r["config"]["max_max_epoch"]) == (8, 2)  # --quick ran
+    (row,) = table_rows((tmp / "runs" / "default.md").read_text())
+    label, command, valid, test, floor, fit = row
+    assert command == "`python train.py`"
+    assert float(valid) == pytest.approx(r["valid_perplexity"], abs=0.005)
+    assert float(test) == pytest.approx(r["test_perplexity"], abs=0.005)
+    value, percent = re.fullmatch(r"(\S+) \(([+-]\S+)%\)", floor).groups()
+    assert float(value) == pytest.approx(r["perplexity_floor"], abs=0.005)
+    assert float(percent) == pytest.approx(
+        100 * (r["test_perplexity"] / r["perplexity_floor"] - 1), abs=0.05)
+    minutes, seconds = re.fullmatch(r"(?:(\d+) min )?(\d+) s fit", fit).groups()
+    assert 60 * int(minutes or 0) + int(seconds) == pytest.approx(r["train_seconds"], abs=0.5)
+    assert "| " + " | ".join(row) + " |" in stdout
+
+
+@pytest.mark.slow  # four tiny train.py runs in one process: ~35 s of CPU
+def test_cells_table_from_its_results(quick):
+    tmp, _ = quick
+    rows = table_rows((tmp / "runs" / "mini-ptb-cells.md").read_text())
+    assert [row[0] for row in rows] == ["fused", "gate", "keras"]
+    tests = []
+    for cell, by_epoch, valid, test, _ in rows:
+        r = results(tmp, "mini-ptb-cells", cell)
+        assert (r["model"], r["cell"], r["config"]["hidden_size"]) == ("ptb-small", cell, 8)
+        assert [float(v) for v in by_epoch.split(", ")] == pytest.approx(
+            r["history"]["val_perplexity"], abs=0.05)
+        assert len(r["history"]["val_perplexity"]) == 2
+        assert float(valid) == pytest.approx(r["valid_perplexity"], abs=0.005)
+        assert float(test) == pytest.approx(r["test_perplexity"], abs=0.005)
+        tests.append(r["test_perplexity"])
+    spread = re.search(r"within (\S+)% of each other", (tmp / "runs" / "mini-ptb-cells.md")
+                       .read_text()).group(1)
+    assert float(spread) == pytest.approx(100 * (max(tests) / min(tests) - 1), abs=0.05)
+
+
+@pytest.mark.slow  # four tiny train.py runs in one process: ~35 s of CPU
+def test_readme_tables_replaced_between_markers_only(quick):
+    tmp, _ = quick
+    original, original_rest = readme_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    updated, updated_rest = readme_blocks((tmp / "README.md").read_text(encoding="utf-8"))
+    assert set(original) == set(updated) == {"default", "mini-ptb-cells"}
+    assert updated_rest == original_rest
+    for name, block in updated.items():
+        assert block == (tmp / "runs" / f"{name}.md").read_text().rstrip("\n")
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    script = load_script()
+    assert script.main(["--render-only", "--runs-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: no results.json for `python train.py` at "
+        f"{tmp_path / 'default' / 'default' / 'results.json'}; run this script without "
+        "--render-only first\n")
+    (tmp_path / "README.md").write_text("no markers\n")
+    with pytest.raises(ValueError, match="has no `<!-- results-table: default -->`"):
+        script.update_readme(tmp_path / "README.md", {"default": "x"})
