@@ -4,11 +4,14 @@ A "kill" is an exception raised at the named instant inside an in-process run (t
 folder's lock is released as a dying process's would be); the re-run must end exactly where
 the uninterrupted run ends: the same final weights (bit for bit), every epoch once in
 history.csv, loadable checkpoints. Runs are tiny (a 4,000-token generated corpus, 16 units).
+The batch-1 evaluation after training (checked against `evaluate` in test_cli.py) is the
+slowest part of a tiny run and plays no part here: `fast_eval` replaces it by a constant.
 """
 
 import csv
 import fcntl
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -27,6 +30,13 @@ STREAM = ["--model", "text8-char", "--hidden-size", "8", "--batch-size", "4", "-
 
 class Killed(Exception):
     """Stands for SIGKILL at the instant it is raised."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fast_eval():
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(cli, "evaluate_stream", lambda *args, **kwargs: 1.0)
+        yield
 
 
 def run_main(argv):
@@ -176,13 +186,21 @@ def test_stream_run_resumes_mid_stream_with_its_states(straight, tmp_path, monke
     assert_same_weights(final_weights(out), final_weights(straight["stream"]))
 
 
-def _interrupted(tmp_path, monkeypatch):
-    out = tmp_path / "run"
-    with monkeypatch.context() as m:
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("interrupted") / "run"
+    with pytest.MonkeyPatch.context() as m:
         _csv_epoch_end(m)
         with pytest.raises(Killed):
             cli.main([*TINY, "--output-dir", str(out)])
     assert (out / "backup").is_dir()
+    return out
+
+
+def _interrupted(interrupted_run, tmp_path):
+    """A copy of a run killed at its second epoch's end."""
+    out = tmp_path / "run"
+    shutil.copytree(interrupted_run, out)
     return out
 
 
@@ -192,9 +210,8 @@ def one_error_line(capsys):
     return err[0]
 
 
-def test_other_settings_refused_then_overwrite_starts_afresh(straight, tmp_path, monkeypatch,
-                                                             capsys):
-    out = _interrupted(tmp_path, monkeypatch)
+def test_other_settings_refused_then_overwrite_starts_afresh(interrupted_run, tmp_path, capsys):
+    out = _interrupted(interrupted_run, tmp_path)
     meta = (out / "zoo_meta.json").read_bytes()
     other = [*TINY, "--hidden-size", "8", "--output-dir", str(out)]
     assert run_main(other) == 2
@@ -213,8 +230,8 @@ def test_other_settings_refused_then_overwrite_starts_afresh(straight, tmp_path,
 
 
 @pytest.mark.parametrize("victim", ["weights", "record"])
-def test_corrupt_backup_is_one_line_naming_it(victim, tmp_path, monkeypatch, capsys):
-    out = _interrupted(tmp_path, monkeypatch)
+def test_corrupt_backup_is_one_line_naming_it(victim, interrupted_run, tmp_path, capsys):
+    out = _interrupted(interrupted_run, tmp_path)
     backup = out / "backup"
     if victim == "weights":
         path = next(backup.glob("*.weights.h5"))
