@@ -22,8 +22,9 @@ from zoo import cli
 
 TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
         "4000", "--corpus-vocab", "40", "--verbose", "0", "--epochs", "2"]
-# text8 recipe: one "epoch" is steps_per_epoch batches of a stream whose states run on.
-STREAM = ["--model", "text8-char", "--hidden-size", "8", "--batch-size", "4", "--num-steps",
+# text8 bigram recipe: one "epoch" is steps_per_epoch batches of a stream whose states run
+# on, with dropout (keep_prob 0.9) and per-step learning-rate decay.
+STREAM = ["--model", "text8-bigram", "--hidden-size", "8", "--batch-size", "4", "--num-steps",
           "5", "--corpus-tokens", "3000", "--steps-per-epoch", "6", "--epochs", "2",
           "--verbose", "0"]
 
@@ -171,7 +172,8 @@ def test_kill_after_training_before_results_keeps_the_backup(straight, tmp_path,
 
 
 def test_stream_run_resumes_mid_stream_with_its_states(straight, tmp_path, monkeypatch):
-    """text8 recipe: the resumed epoch reads the stream's next batches from the saved states."""
+    """text8 recipe: the resumed epoch reads the stream's next batches from the saved RNN
+    states with the saved dropout seeds."""
     out = tmp_path / "run"
     with monkeypatch.context() as m:
         # Mid-epoch 2: its third batch (6 batches an epoch).

@@ -389,7 +389,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     loses at most the epoch in progress:
 
     - The weights (with the optimizer's variables and step counter), the states of every
-      stateful RNN (`get_rnn_states`) and the epoch number are one unit: the two files
+      stateful RNN (`get_rnn_states`) and of every `SeedGenerator` (dropout masks; neither
+      is in `save_weights`) and the epoch number are one unit: the two files
       are written under epoch-numbered names, each to a temporary name renamed into
       place, and then `backup.json` (the epoch, the two file names and `settings`) is
       replaced atomically. That rename is the commit: before it the previous backup is
@@ -464,8 +465,16 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
         try:
             with np.load(states) as data:
-                values = [data[f"s{i}"] for i in range(len(data.files))]
+                values = [data[f"s{i}"] for i in range(len(data.files))
+                          if f"s{i}" in data.files]
+                seeds = [data[f"r{i}"] for i in range(len(data.files)) if f"r{i}" in data.files]
             set_rnn_states(self.model, values)
+            variables = _seed_variables(self.model)
+            if len(seeds) != len(variables):
+                raise ValueError(f"{len(seeds)} random-seed states for {len(variables)} "
+                                 "seed generators")
+            for v, value in zip(variables, seeds):
+                v.assign(value)
         except Exception as e:
             raise BackupError(f"backup {states} is corrupt ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
@@ -484,7 +493,10 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         atomic_save(self.model, os.path.join(self.backup_dir, weights), weights_only=True)
         tmp = os.path.join(self.backup_dir, f".tmp-{states}")
         with open(tmp, "wb") as f:
-            np.savez(f, **{f"s{i}": s for i, s in enumerate(get_rnn_states(self.model))})
+            arrays = {f"s{i}": v for i, v in enumerate(get_rnn_states(self.model))}
+            arrays.update({f"r{i}": np.asarray(v.numpy())
+                           for i, v in enumerate(_seed_variables(self.model))})
+            np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, os.path.join(self.backup_dir, states))
@@ -508,6 +520,17 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def get_config(self):
         return {"backup_dir": self.backup_dir, "settings": self.settings}
+
+
+def _seed_variables(model):
+    """The model's state that `save_weights` leaves out: its `SeedGenerator`s' states.
+
+    `model.variables` is `model.weights` plus the seed generators' states (dropout masks);
+    restoring them makes a resumed run draw the masks the uninterrupted one draws.
+    """
+    _sync_backend_state(model)
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 def describe_changes(old, new):
