@@ -271,5 +271,5 @@ def test_default_run_folder_names_the_changed_flags():
     assert folder("--model", "ptb-small", "--data", "ptb", "--hidden-size", "32", "--cell",
                   "gate", "--learning-rate", "0.5", "--num-layers", "1", "--seed", "3") == \
         "runs/ptb-small-ptb-cell-gate-hidden-size32-num-layers1-learning-rate0.5-seed3"
-    assert folder("--model", "ptb-test", "--tie-weights", "--corpus-tokens", "4000") == \
-        "runs/ptb-test-synthetic-tie-weights-corpus-tokens4000"
+    assert folder("--model", "ptb-test", "--tie-weights", "--corpus-tokens", "4000000") == \
+        "runs/ptb-test-synthetic-tie-weights-corpus-tokens4000000"

@@ -359,7 +359,9 @@ def default_output_dir(args, config):
         flag = flag.replace("_", "-")
         if value is True:
             return flag
-        return f"{flag}-{value}" if isinstance(value, str) else f"{flag}{value:g}"
+        if isinstance(value, str):
+            return f"{flag}-{value}"
+        return f"{flag}{value:g}" if isinstance(value, float) else f"{flag}{value}"
 
     for flag, field in _NAMING_FLAGS:
         value = getattr(config, field)
