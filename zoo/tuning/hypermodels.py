@@ -17,7 +17,6 @@ Fields not in the space keep the config's value. The batch size and number of st
 never tuned: stateful models need them fixed, and the datasets are built with them.
 """
 
-import keras
 import keras_tuner as kt
 
 from zoo.models.configs import LMConfig
