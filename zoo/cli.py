@@ -87,8 +87,13 @@ def build_parser():
     _add_model_args(parser)
     _add_data_args(parser)
     parser.add_argument("--output-dir", default=None,
-                        help="run directory (default runs/MODEL-DATA); re-running the same "
-                             "command resumes an interrupted run from its last epoch")
+                        help="run directory (default runs/MODEL-DATA plus the flags that change "
+                             "the preset, e.g. runs/ptb-small-ptb-hidden-size32-seed1); "
+                             "re-running the same command resumes an interrupted run from its "
+                             "last finished epoch")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete the run (backup, checkpoints, history, results) in the "
+                             "output directory and start afresh")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
     parser.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
@@ -187,16 +192,77 @@ def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None):
                                steps=steps)
 
 
+def fit_arguments(config, corpus=None, initial_epoch=0):
+    """What `model.fit` gets to train `config`: `train.py` and `train.py tune` both use it.
+
+    With `config.steps_per_epoch` (stream data, the text8 recipes) the training data is one
+    stream of `steps_per_epoch × max_max_epoch` batches read on across epochs (word data
+    repeats); otherwise every epoch is one pass. `initial_epoch` > 0 (a resumed run) skips
+    the stream's batches of the epochs already trained, so the run reads what the
+    uninterrupted one would.
+
+    Args:
+        config: LMConfig, the recipe.
+        corpus: Corpus or None, the data; None returns no datasets (a tuner's trial gets
+            them from `search`).
+        initial_epoch: int, epochs already trained. Defaults to `0`.
+
+    Returns:
+        (train_ds, valid_ds, callbacks, kwargs): the stateful datasets (or None), fresh
+        callbacks (`StatefulRNNCallback`, `WordsPerSecond`, the recipe's learning-rate
+        schedule, `TerminateOnNaN`) and `fit`'s keyword arguments (`epochs`, `shuffle`,
+        `steps_per_epoch`).
+
+    Raises:
+        ValueError: the data is too small for the batch shape.
+    """
+    import keras
+
+    from zoo.training import (StatefulRNNCallback, StepDecay, WordsPerSecond,
+                              notebook_lr_schedule, ptb_lr_schedule)
+
+    B, T, spe = config.batch_size, config.num_steps, config.steps_per_epoch
+    kwargs = {"epochs": config.max_max_epoch, "shuffle": False}
+    if spe:
+        kwargs["steps_per_epoch"] = spe
+    train_ds = valid_ds = None
+    if corpus is not None:
+        total = spe * config.max_max_epoch if spe else None
+        train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, total)
+        valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+        if spe and initial_epoch:
+            train_ds = train_ds.skip(initial_epoch * spe)
+    callbacks = [
+        # Stream data read in steps_per_epoch slices (text8) carries its states across
+        # Keras epochs; one-pass data (PTB) starts every epoch from zero, as the tutorial.
+        StatefulRNNCallback(reset_on_epoch_begin=not spe),
+        WordsPerSecond(B * T),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    # The schedule goes before any logger so `learning_rate` reaches the CSV and history.
+    if config.schedule == "ptb":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            ptb_lr_schedule(config.learning_rate, config.lr_decay, config.max_epoch)))
+    elif config.schedule == "notebook":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            notebook_lr_schedule(config.learning_rate, config.lr_decay, config.max_max_epoch)))
+    elif config.schedule == "step":
+        callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
+                                   every=config.decay_steps))
+    return train_ds, valid_ds, callbacks, kwargs
+
+
 # --------------------------------------------------------------------------- run metadata
 
 META_FILE = "zoo_meta.json"
 
 
-def write_meta(output_dir, config, corpus):
+def write_meta(output_dir, config, corpus, settings=None):
     from zoo.training.reporting import write_results
 
+    extra = {} if settings is None else {"settings": settings}
     write_results(os.path.join(output_dir, META_FILE), config=config.to_dict(),
-                  vocab=corpus.vocab, data=corpus.name, kind=corpus.kind)
+                  vocab=corpus.vocab, data=corpus.name, kind=corpus.kind, **extra)
 
 
 def read_checkpoint(path):
@@ -277,6 +343,148 @@ def config_from_args(args):
     return config
 
 
+# Flags that change a preset, in the order they name the default run folder.
+_NAMING_FLAGS = (("cell", "cell"), ("epochs", "max_max_epoch"), ("batch_size", "batch_size"),
+                 ("num_steps", "num_steps"), ("hidden_size", "hidden_size"),
+                 ("num_layers", "num_layers"), ("learning_rate", "learning_rate"),
+                 ("steps_per_epoch", "steps_per_epoch"), ("tie_weights", "tie_weights"))
+
+
+def default_output_dir(args, config):
+    """`runs/MODEL-DATA`, plus every flag that changes the preset (`-hidden-size32-seed1`)."""
+    preset = get_config(args.model)
+    parts = [f"{config.name}-{args.data}"]
+
+    def name(flag, value):
+        flag = flag.replace("_", "-")
+        if value is True:
+            return flag
+        if isinstance(value, str):
+            return f"{flag}-{value}"
+        return f"{flag}{value:g}" if isinstance(value, float) else f"{flag}{value}"
+
+    for flag, field in _NAMING_FLAGS:
+        value = getattr(config, field)
+        if getattr(args, flag) is not None and value != getattr(preset, field):
+            parts.append(name(flag, value))
+    for flag in ("corpus_tokens", "corpus_vocab"):
+        if getattr(args, flag):
+            parts.append(name(flag, getattr(args, flag)))
+    if args.seed != 0:
+        parts.append(name("seed", args.seed))
+    return os.path.join("runs", "-".join(parts))
+
+
+def run_settings(args, config):
+    """What a run's results depend on: stored with its backup and in zoo_meta.json."""
+    import json
+
+    return json.loads(json.dumps({
+        "config": config.to_dict(), "data": args.data, "seed": args.seed,
+        "corpus_tokens": args.corpus_tokens, "corpus_vocab": args.corpus_vocab}))
+
+
+LOCK_FILE = ".lock"
+BACKUP_DIR = "backup"
+RUN_FILES = ("best.keras", "final.keras", "history.csv", "results.json", "learning_curve.png",
+             META_FILE)
+
+
+class _RunFolderLock:
+    """An exclusive `fcntl.flock` on OUTPUT_DIR/.lock while a run trains in the folder."""
+
+    def __init__(self, output_dir):
+        self.path = os.path.join(output_dir, LOCK_FILE)
+        self._file = None
+
+    def __enter__(self):
+        import fcntl
+
+        self._file = open(self.path, "a")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.close()
+            raise CLIError(f"--output-dir {os.path.dirname(self.path)} is in use by another "
+                           f"train.py run (it holds {self.path}): wait for it to finish or "
+                           "choose another --output-dir")
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()  # releases the lock; the file stays (deleting it would race)
+
+
+def _prepare_run_folder(output_dir, settings, overwrite):
+    """Checks the run folder against `settings`; returns the backup to resume or None.
+
+    --overwrite deletes the run's files first. Otherwise a backup (an interrupted run) must
+    be readable and of the same settings, and a finished run in the folder must be of the
+    same settings (it is then retrained from scratch, as before).
+    """
+    import json
+    import shutil
+
+    from zoo.training.callbacks import BackupError, describe_changes, read_backup
+
+    backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    if overwrite:
+        shutil.rmtree(backup_dir, ignore_errors=True)
+        for name in RUN_FILES:
+            if os.path.isfile(os.path.join(output_dir, name)):
+                os.remove(os.path.join(output_dir, name))
+        return None
+    try:
+        state = read_backup(backup_dir)
+    except BackupError as e:
+        raise CLIError(f"{e}: delete {backup_dir} or pass --overwrite to start the run afresh")
+    if state is not None:
+        if state.get("settings") != settings:
+            raise CLIError(
+                f"{output_dir} holds an interrupted run with other settings "
+                f"({describe_changes(state.get('settings'), settings)}): re-run with its "
+                "settings to resume it, pass --overwrite to start afresh, or choose another "
+                "--output-dir")
+        return state
+    meta_path = os.path.join(output_dir, META_FILE)
+    if os.path.isfile(meta_path):
+        try:
+            with open(meta_path) as f:
+                saved = json.load(f).get("settings")
+        except (OSError, ValueError, AttributeError) as e:
+            raise CLIError(f"cannot read {meta_path} ({type(e).__name__}): pass --overwrite "
+                           f"to replace the run in {output_dir}")
+        if saved is not None and saved != settings:
+            raise CLIError(
+                f"{output_dir} holds a finished run with other settings "
+                f"({describe_changes(saved, settings)}): pass --overwrite to replace it, or "
+                "choose another --output-dir")
+    return None
+
+
+def _truncate_history(path, epochs):
+    """Keeps history.csv's header and its rows of the first `epochs` epochs, atomically.
+
+    The CSV row of an epoch is written before its backup is committed, so after a kill the
+    file may hold a row of an epoch the backup does not have; that epoch is trained again.
+    """
+    import csv
+
+    if not os.path.isfile(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, kept = rows[0], []
+    for row in rows[1:]:
+        if len(row) == len(header) and row[0].isdigit() and int(row[0]) < epochs:
+            kept.append(row)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([header] + kept)
+    os.replace(tmp, path)
+
+
 def run_train(args):
     if args.list_models:
         for name in list_configs():
@@ -285,8 +493,16 @@ def run_train(args):
     config = config_from_args(args)
     if config.family == "seq2seq":
         return run_train_mirror(args, config)
-    output_dir = args.output_dir or os.path.join("runs", f"{config.name}-{args.data}")
+    output_dir = args.output_dir or default_output_dir(args, config)
     os.makedirs(output_dir, exist_ok=True)
+    with _RunFolderLock(output_dir):
+        return _train_in(output_dir, args, config)
+
+
+def _train_in(output_dir, args, config):
+    settings = run_settings(args, config)
+    state = _prepare_run_folder(output_dir, settings, args.overwrite)
+    initial_epoch = state["epoch"] if state else 0
 
     corpus = load_corpus(args.data, config.family, args.data_dir, args.corpus_tokens,
                          args.corpus_vocab, seed=args.seed)
@@ -295,59 +511,41 @@ def run_train(args):
     import keras
 
     from zoo.models.lm import build_lm, compile_lm
-    from zoo.training import (StatefulRNNCallback, StepDecay, WordsPerSecond,
-                              notebook_lr_schedule, ptb_lr_schedule)
+    from zoo.training import AtomicBackupAndRestore, AtomicModelCheckpoint, atomic_save
+    from zoo.training.callbacks import BackupError
     from zoo.training.reporting import plot_learning_curve, write_results
 
     keras.utils.set_random_seed(args.seed)
     _enable_determinism()
     vocab_size = len(corpus.vocab)
     B, T = config.batch_size, config.num_steps
-    fit_kwargs, total_steps = {}, None
-    if config.steps_per_epoch:
-        total_steps = config.steps_per_epoch * config.max_max_epoch
-        fit_kwargs["steps_per_epoch"] = config.steps_per_epoch
     try:
-        train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, total_steps)
-        valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+        train_ds, valid_ds, callbacks, fit_kwargs = fit_arguments(config, corpus,
+                                                                  initial_epoch)
     except ValueError as e:
         raise CLIError(f"{e} (--batch-size {B}, --num-steps {T})")
     model = build_lm(config, vocab_size=vocab_size, seed=args.seed)
     compile_lm(model, config, jit_compile=True if args.jit else "auto")
-    write_meta(output_dir, config, corpus)
+    write_meta(output_dir, config, corpus, settings=settings)
 
-    callbacks = [
-        # Stream data read in steps_per_epoch slices (text8) carries its states across
-        # Keras epochs; one-pass data (PTB) starts every epoch from zero, as the tutorial.
-        StatefulRNNCallback(reset_on_epoch_begin=not config.steps_per_epoch),
-        WordsPerSecond(B * T),
-    ]
-    # The schedule goes before the loggers so `learning_rate` reaches the CSV and history.
-    if config.schedule == "ptb":
-        callbacks.append(keras.callbacks.LearningRateScheduler(
-            ptb_lr_schedule(config.learning_rate, config.lr_decay, config.max_epoch)))
-    elif config.schedule == "notebook":
-        callbacks.append(keras.callbacks.LearningRateScheduler(
-            notebook_lr_schedule(config.learning_rate, config.lr_decay, config.max_max_epoch)))
-    elif config.schedule == "step":
-        callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
-                                   every=config.decay_steps))
-    # A backup means an interrupted run: keep its history and its best score. Without one,
-    # this is a fresh run and any old history.csv in the directory is replaced.
-    backup_dir = os.path.join(output_dir, "backup")
+    # history.csv keeps the rows of the epochs the backup holds; the loggers and the best
+    # checkpoint run before the backup, so everything an epoch writes is committed with it.
+    backup_dir = os.path.join(output_dir, BACKUP_DIR)
     history_path = os.path.join(output_dir, "history.csv")
-    resuming = os.path.isdir(backup_dir)
-    best_so_far = min(_history_from_csv(history_path).get("val_perplexity", [float("inf")]))
-    callbacks += [
-        keras.callbacks.BackupAndRestore(backup_dir),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(output_dir, "best.keras"), monitor="val_perplexity", mode="min",
-            save_best_only=True, initial_value_threshold=best_so_far if resuming else None),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(history_path, append=resuming),
-    ]
+    best_path = os.path.join(output_dir, "best.keras")
+    best_so_far = None
+    if state:
+        _truncate_history(history_path, initial_epoch)
+        best_so_far = min(_history_from_csv(history_path).get("val_perplexity",
+                                                              [float("inf")]))
+    callbacks.append(keras.callbacks.CSVLogger(history_path, append=bool(state)))
+    callbacks.append(AtomicModelCheckpoint(
+        best_path, monitor="val_perplexity", mode="min", save_best_only=True,
+        initial_value_threshold=best_so_far))
     if args.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard")))
+    backup = AtomicBackupAndRestore(backup_dir, settings=settings)
+    callbacks.append(backup)
 
     print(f"model {config.name} ({config.cell} cell, {config.num_layers}x{config.hidden_size}), "
           f"data {corpus.name}: {vocab_size} symbols, {len(corpus.train):,} training tokens, "
@@ -355,17 +553,20 @@ def run_train(args):
     if corpus.floor:
         print(f"the generated corpus's perplexity floor (its exact entropy rate): "
               f"{corpus.floor:.2f}")
+    if state:
+        print(f"resuming after epoch {initial_epoch} from the backup in {backup_dir}")
     start = time.time()
-    model.fit(train_ds, validation_data=valid_ds, epochs=config.max_max_epoch, shuffle=False,
-              callbacks=callbacks, verbose="auto" if args.verbose is None else args.verbose,
-              **fit_kwargs)
+    try:
+        model.fit(train_ds, validation_data=valid_ds, callbacks=callbacks,
+                  verbose="auto" if args.verbose is None else args.verbose, **fit_kwargs)
+    except BackupError as e:
+        raise CLIError(f"{e}: delete {backup_dir} or pass --overwrite to start the run afresh")
     elapsed = time.time() - start
-    model.save(os.path.join(output_dir, "final.keras"))
+    atomic_save(model, os.path.join(output_dir, "final.keras"))
 
-    best_path = os.path.join(output_dir, "best.keras")
     if os.path.isfile(best_path):
         model = keras.saving.load_model(best_path, compile=False)
-    history = _history_from_csv(os.path.join(output_dir, "history.csv"))
+    history = _history_from_csv(history_path)
     results = {
         "model": config.name, "data": corpus.name, "cell": config.cell, "seed": args.seed,
         "vocab_size": vocab_size, "train_seconds": elapsed,
@@ -380,6 +581,8 @@ def run_train(args):
     write_results(os.path.join(output_dir, "results.json"), **results)
     if history.get("perplexity"):
         plot_learning_curve(history, os.path.join(output_dir, "learning_curve.png"))
+    # Only now is nothing left that a kill could lose: the backup goes.
+    backup.delete()
 
     line = f"valid perplexity {results['valid_perplexity']:.2f}"
     if "test_perplexity" in results:

@@ -4,10 +4,14 @@ Keras only (any backend); importing this package does not import TensorFlow.
 `zoo.training.reporting` imports matplotlib when it draws.
 """
 
+from zoo.training.callbacks import AtomicBackupAndRestore
+from zoo.training.callbacks import AtomicModelCheckpoint
+from zoo.training.callbacks import BackupError
 from zoo.training.callbacks import ResetStatesCallback
 from zoo.training.callbacks import StatefulRNNCallback
 from zoo.training.callbacks import StepDecay
 from zoo.training.callbacks import WordsPerSecond
+from zoo.training.callbacks import atomic_save
 from zoo.training.losses import ScaledSparseCategoricalCrossentropy
 from zoo.training.metrics import Perplexity
 from zoo.training.reporting import plot_learning_curve
@@ -21,12 +25,16 @@ from zoo.training.states import reset_rnn_states
 from zoo.training.states import set_rnn_states
 
 __all__ = [
+    "AtomicBackupAndRestore",
+    "AtomicModelCheckpoint",
+    "BackupError",
     "Perplexity",
     "ResetStatesCallback",
     "ScaledSparseCategoricalCrossentropy",
     "StatefulRNNCallback",
     "StepDecay",
     "WordsPerSecond",
+    "atomic_save",
     "find_stateful_rnn_layers",
     "get_rnn_states",
     "notebook_lr_schedule",

@@ -141,6 +141,8 @@ def build_parser(parser_class):
                    help="fixed during the search (stateful models)")
     p.add_argument("--num-steps", type=positive_int, default=None,
                    help="fixed during the search")
+    p.add_argument("--steps-per-epoch", type=positive_int, default=None,
+                   help="training steps per epoch (stream data); default the config's")
     _add_data_args(p)
     p.add_argument("--space", default=None,
                    help="the search space as JSON text or a JSON file, e.g. "
@@ -178,7 +180,8 @@ def _settings(args, config, space):
             "data_dir": args.data_dir, "corpus_tokens": args.corpus_tokens,
             "corpus_vocab": args.corpus_vocab, "seed": args.seed,
             "batch_size": config.batch_size, "num_steps": config.num_steps,
-            "epochs": config.max_max_epoch, "space": space}
+            "epochs": config.max_max_epoch, "steps_per_epoch": config.steps_per_epoch,
+            "space": space}
 
 
 def _check_resume(project_dir, settings, error_class):
@@ -215,7 +218,7 @@ def run_tune(argv, parser_class=None, error_class=None):
     error_class = error_class or ValueError
     args = build_parser(parser_class).parse_args(argv)
 
-    from zoo.cli import load_corpus, make_dataset
+    from zoo.cli import fit_arguments, load_corpus
     from zoo.models.configs import get_config
     from zoo.tuning.hypermodels import hypermodel_for
     from zoo.tuning.search import (SearchFailedError, check_trials, distributed_role,
@@ -224,7 +227,7 @@ def run_tune(argv, parser_class=None, error_class=None):
     try:
         role = distributed_role()
         config = get_config(args.model, max_max_epoch=args.epochs, batch_size=args.batch_size,
-                            num_steps=args.num_steps)
+                            num_steps=args.num_steps, steps_per_epoch=args.steps_per_epoch)
         if config.max_epoch > config.max_max_epoch:
             config = config.replace(max_epoch=config.max_max_epoch)
         if config.family == "seq2seq":
@@ -250,8 +253,9 @@ def run_tune(argv, parser_class=None, error_class=None):
 
     B, T = config.batch_size, config.num_steps
     try:
-        train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T)
-        valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+        # train.py's datasets and fit arguments (a stream of steps_per_epoch x epochs batches
+        # for the text8 recipes); each trial adds train.py's callbacks (LMHyperModel.fit).
+        train_ds, valid_ds, _, fit_kwargs = fit_arguments(config, corpus)
     except ValueError as e:
         raise error_class(f"{e} (--batch-size {B}, --num-steps {T})".splitlines()[0]) from None
 
@@ -279,8 +283,7 @@ def run_tune(argv, parser_class=None, error_class=None):
     print(f"search space: {json.dumps(hypermodel.space)}")
     stopped = None
     try:
-        tuner.search(train_ds, validation_data=valid_ds, epochs=config.max_max_epoch,
-                     verbose=verbose)
+        tuner.search(train_ds, validation_data=valid_ds, verbose=verbose, **fit_kwargs)
     except RuntimeError as e:  # keras-tuner gives up after consecutive failed trials
         if "consecutive failures" not in str(e):
             raise

@@ -17,7 +17,6 @@ Fields not in the space keep the config's value. The batch size and number of st
 never tuned: stateful models need them fixed, and the datasets are built with them.
 """
 
-import keras
 import keras_tuner as kt
 
 from zoo.models.configs import LMConfig
@@ -268,36 +267,24 @@ class LMHyperModel(kt.HyperModel):
         return compile_lm(model, config, jit_compile=self.jit_compile)
 
     def callbacks_for(self, config):
-        """The zoo's per-trial callbacks for `config` (fresh objects every call)."""
-        from zoo.training import (StatefulRNNCallback, StepDecay, WordsPerSecond,
-                                  notebook_lr_schedule, ptb_lr_schedule)
+        """The zoo's per-trial callbacks for `config` (fresh objects every call).
 
-        callbacks = [
-            # Stream data read in fixed slices (steps_per_epoch) runs its state on.
-            StatefulRNNCallback(reset_on_epoch_begin=config.steps_per_epoch is None),
-            WordsPerSecond(config.batch_size * config.num_steps),
-            keras.callbacks.TerminateOnNaN(),
-        ]
-        if config.schedule == "ptb":
-            callbacks.append(keras.callbacks.LearningRateScheduler(
-                ptb_lr_schedule(config.learning_rate, config.lr_decay, config.max_epoch)))
-        elif config.schedule == "notebook":
-            callbacks.append(keras.callbacks.LearningRateScheduler(
-                notebook_lr_schedule(config.learning_rate, config.lr_decay,
-                                     config.max_max_epoch)))
-        elif config.schedule == "step":
-            callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
-                                       every=config.decay_steps))
-        return callbacks
+        They are `train.py`'s: both come from `zoo.cli.fit_arguments`.
+        """
+        from zoo.cli import fit_arguments
+
+        return fit_arguments(config)[2]
 
     def fit(self, hp, model, *args, **kwargs):
+        from zoo.cli import fit_arguments
+
         config = self.config_for(hp)
-        # The zoo's callbacks first: the tuner's (its checkpoint, TensorBoard) read their logs.
-        kwargs["callbacks"] = self.callbacks_for(config) + list(kwargs.get("callbacks") or [])
-        kwargs.setdefault("shuffle", False)
-        kwargs.setdefault("epochs", config.max_max_epoch)
-        if config.steps_per_epoch:
-            kwargs.setdefault("steps_per_epoch", config.steps_per_epoch)
+        # train.py's callbacks and fit arguments (epochs, shuffle, steps_per_epoch); the
+        # zoo's callbacks first: the tuner's (its checkpoint, TensorBoard) read their logs.
+        _, _, callbacks, fit_kwargs = fit_arguments(config)
+        kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
+        for key, value in fit_kwargs.items():
+            kwargs.setdefault(key, value)
         return model.fit(*args, **kwargs)
 
 

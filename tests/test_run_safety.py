@@ -1,0 +1,275 @@
+"""Runs that never lose work: a kill at each dangerous instant, then the same command again.
+
+A "kill" is an exception raised at the named instant inside an in-process run (the run
+folder's lock is released as a dying process's would be); the re-run must end exactly where
+the uninterrupted run ends: the same final weights (bit for bit), every epoch once in
+history.csv, loadable checkpoints. Runs are tiny (a 4,000-token generated corpus, 16 units).
+The batch-1 evaluation after training (checked against `evaluate` in test_cli.py) is the
+slowest part of a tiny run and plays no part here: `fast_eval` replaces it by a constant.
+"""
+
+import csv
+import fcntl
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
+from zoo import cli
+
+TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
+        "4000", "--corpus-vocab", "40", "--verbose", "0", "--epochs", "2"]
+# text8 bigram recipe: one "epoch" is steps_per_epoch batches of a stream whose states run
+# on, with dropout (keep_prob 0.9) and per-step learning-rate decay.
+STREAM = ["--model", "text8-bigram", "--hidden-size", "8", "--batch-size", "4", "--num-steps",
+          "5", "--corpus-tokens", "3000", "--steps-per-epoch", "6", "--epochs", "2",
+          "--verbose", "0"]
+
+
+class Killed(Exception):
+    """Stands for SIGKILL at the instant it is raised."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fast_eval():
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(cli, "evaluate_stream", lambda *args, **kwargs: 1.0)
+        yield
+
+
+def run_main(argv):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    return exc.value.code
+
+
+def history_epochs(run):
+    with open(run / "history.csv", newline="") as f:
+        return [row["epoch"] for row in csv.DictReader(f)]
+
+
+def final_weights(run):
+    return keras.saving.load_model(run / "final.keras", compile=False).get_weights()
+
+
+def assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """The uninterrupted runs: {"word": folder, "stream": folder}."""
+    runs = {}
+    for name, argv in (("word", TINY), ("stream", STREAM)):
+        out = tmp_path_factory.mktemp(name)
+        assert run_main([*argv, "--output-dir", str(out)]) == 0
+        runs[name] = out
+    return runs
+
+
+def kill_on_call(monkeypatch, owner, name, call, before=None, after=False):
+    """Patches owner.name so its `call`-th call (1-based) is killed.
+
+    before(args, kwargs) runs first (e.g. writes half a file); after=True lets the call
+    finish and kills right after it.
+    """
+    original = getattr(owner, name)
+    count = {"n": 0}
+
+    def patched(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] != call:
+            return original(*args, **kwargs)
+        if before:
+            before(args, kwargs)
+        if after:
+            original(*args, **kwargs)
+        raise Killed(f"{owner.__name__}.{name} call {call}")
+
+    monkeypatch.setattr(owner, name, patched)
+
+
+def _half_file(args, kwargs):
+    """Writes a truncated file where the call was going to write."""
+    path = kwargs.get("filepath", args[1] if len(args) > 1 else None)
+    with open(path, "wb") as f:
+        f.write(b"\x89HDF\r\n\x1a\nPK\x03\x04 truncated")
+
+
+def _csv_epoch_end(monkeypatch):
+    # The CSV row of epoch 2 (Keras's own BackupAndRestore had committed epoch 2 by then).
+    kill_on_call(monkeypatch, keras.callbacks.CSVLogger, "on_epoch_end", 2)
+
+
+def _backup_weights_half_written(monkeypatch):
+    # Epoch 2's backup weights are being written: a truncated file.
+    kill_on_call(monkeypatch, keras.Model, "save_weights", 2, before=_half_file)
+
+
+def _between_weights_and_epoch(monkeypatch):
+    # Epoch 2's backup weights are written, its epoch number is not.
+    kill_on_call(monkeypatch, keras.Model, "save_weights", 2, after=True)
+
+
+KILLS = {
+    "csv-row-of-epoch-2": _csv_epoch_end,
+    "backup-weights-half-written": _backup_weights_half_written,
+    "between-backup-weights-and-epoch": _between_weights_and_epoch,
+}
+
+
+@pytest.mark.parametrize("instant", list(KILLS))
+def test_kill_at_an_epoch_end_then_rerun_gives_the_uninterrupted_run(instant, straight,
+                                                                      tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        KILLS[instant](m)
+        with pytest.raises(Killed):
+            cli.main([*TINY, "--output-dir", str(out)])
+    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    assert history_epochs(out) == ["0", "1"], "every epoch exactly once"
+    assert_same_weights(final_weights(out), final_weights(straight["word"]))
+    assert not (out / "backup").exists()
+
+
+def test_kill_while_best_checkpoint_is_written_keeps_the_previous_one(straight, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        # Save 2 is best.keras at epoch 2 (val_perplexity falls: 29.4, then 26.0).
+        kill_on_call(m, keras.Model, "save", 2, before=_half_file)
+        with pytest.raises(Killed):
+            cli.main([*TINY, "--output-dir", str(out)])
+    # The epoch-1 best model is whole, and the run resumes from its epoch-1 backup.
+    keras.saving.load_model(out / "best.keras", compile=False)
+    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    assert history_epochs(out) == ["0", "1"]
+    best = keras.saving.load_model(out / "best.keras", compile=False).get_weights()
+    assert_same_weights(best, final_weights(straight["word"]))
+
+
+def test_kill_after_training_before_results_keeps_the_backup(straight, tmp_path, monkeypatch,
+                                                              capsys):
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        kill_on_call(m, cli, "evaluate_stream", 1)
+        with pytest.raises(Killed):
+            cli.main([*TINY, "--output-dir", str(out)])
+    assert (out / "backup").is_dir(), "the backup must outlive fit until results.json exists"
+    trained = (out / "history.csv").read_bytes()
+    capsys.readouterr()
+    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    assert "resuming after epoch 2" in capsys.readouterr().out
+    # No epoch trained again: history.csv (with its measured words/s) is byte-identical.
+    assert (out / "history.csv").read_bytes() == trained
+    assert_same_weights(final_weights(out), final_weights(straight["word"]))
+    assert (out / "results.json").is_file() and not (out / "backup").exists()
+
+
+def test_stream_run_resumes_mid_stream_with_its_states(straight, tmp_path, monkeypatch):
+    """text8 recipe: the resumed epoch reads the stream's next batches from the saved RNN
+    states with the saved dropout seeds."""
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        # Mid-epoch 2: its third batch (6 batches an epoch).
+        from zoo.training import WordsPerSecond
+
+        kill_on_call(m, WordsPerSecond, "on_train_batch_end", 9)
+        with pytest.raises(Killed):
+            cli.main([*STREAM, "--output-dir", str(out)])
+    assert history_epochs(out) == ["0"]
+    assert run_main([*STREAM, "--output-dir", str(out)]) == 0
+    assert history_epochs(out) == ["0", "1"]
+    assert_same_weights(final_weights(out), final_weights(straight["stream"]))
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("interrupted") / "run"
+    with pytest.MonkeyPatch.context() as m:
+        _csv_epoch_end(m)
+        with pytest.raises(Killed):
+            cli.main([*TINY, "--output-dir", str(out)])
+    assert (out / "backup").is_dir()
+    return out
+
+
+def _interrupted(interrupted_run, tmp_path):
+    """A copy of a run killed at its second epoch's end."""
+    out = tmp_path / "run"
+    shutil.copytree(interrupted_run, out)
+    return out
+
+
+def one_error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def test_other_settings_refused_then_overwrite_starts_afresh(interrupted_run, tmp_path, capsys):
+    out = _interrupted(interrupted_run, tmp_path)
+    meta = (out / "zoo_meta.json").read_bytes()
+    other = [*TINY, "--hidden-size", "8", "--output-dir", str(out)]
+    assert run_main(other) == 2
+    line = one_error_line(capsys)
+    assert "other settings" in line and "hidden_size: 16 → 8" in line and "--overwrite" in line
+    assert (out / "zoo_meta.json").read_bytes() == meta, "zoo_meta.json written after checks"
+
+    assert run_main([*other, "--overwrite"]) == 0
+    assert history_epochs(out) == ["0", "1"]
+    assert json.loads((out / "zoo_meta.json").read_text())["config"]["hidden_size"] == 8
+    assert keras.saving.load_model(out / "final.keras", compile=False).get_layer(
+        "lstm_0").units == 8
+    # The finished hidden-size-8 run is now what the folder holds: 16 is refused too.
+    assert run_main([*TINY, "--output-dir", str(out)]) == 2
+    assert "finished run with other settings" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("victim", ["weights", "record"])
+def test_corrupt_backup_is_one_line_naming_it(victim, interrupted_run, tmp_path, capsys):
+    out = _interrupted(interrupted_run, tmp_path)
+    backup = out / "backup"
+    if victim == "weights":
+        path = next(backup.glob("*.weights.h5"))
+    else:
+        path = backup / "backup.json"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    capsys.readouterr()
+    assert run_main([*TINY, "--output-dir", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert str(path) in line and "corrupt" in line
+    assert f"delete {backup}" in line and "--overwrite" in line
+
+
+def test_second_run_on_a_locked_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".lock", "a") as held:  # another run's lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert run_main([*TINY, "--output-dir", str(out)]) == 2
+        line = one_error_line(capsys)
+        assert "in use by another train.py run" in line and str(out) in line
+        assert not (out / "zoo_meta.json").exists() and not (out / "history.csv").exists()
+
+
+def test_default_run_folder_names_the_changed_flags():
+    def folder(*argv):
+        args = cli.build_parser().parse_args(list(argv))
+        return cli.default_output_dir(args, cli.config_from_args(args))
+
+    assert folder("--model", "ptb-small", "--data", "ptb") == "runs/ptb-small-ptb"
+    # A flag at the preset's value is the same run.
+    assert folder("--model", "ptb-small", "--data", "ptb", "--hidden-size", "200") == \
+        "runs/ptb-small-ptb"
+    assert folder("--model", "ptb-small", "--data", "ptb", "--hidden-size", "32", "--cell",
+                  "gate", "--learning-rate", "0.5", "--num-layers", "1", "--seed", "3") == \
+        "runs/ptb-small-ptb-cell-gate-hidden-size32-num-layers1-learning-rate0.5-seed3"
+    assert folder("--model", "ptb-test", "--tie-weights", "--corpus-tokens", "4000000") == \
+        "runs/ptb-test-synthetic-tie-weights-corpus-tokens4000000"

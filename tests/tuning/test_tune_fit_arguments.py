@@ -1,0 +1,66 @@
+"""`train.py tune` trains each trial as `train.py` does: same datasets, callbacks, fit arguments.
+
+The text8 recipes train `steps_per_epoch` (1,000) steps per epoch from one continuing stream;
+a trial must get that stream, not one pass over the data that runs out.
+"""
+
+import json
+
+import pytest
+
+from zoo import cli
+from zoo.tuning.hypermodels import LMHyperModel
+
+
+def run_main(argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    return info.value.code
+
+
+def test_text8_trial_runs_every_step_of_every_epoch(tmp_path, monkeypatch):
+    steps_run = []
+    original = LMHyperModel.fit
+
+    def spy(self, hp, model, *args, **kwargs):
+        history = original(self, hp, model, *args, **kwargs)
+        steps_run.append(int(model.optimizer.iterations.numpy()))
+        return history
+
+    monkeypatch.setattr(LMHyperModel, "fit", spy)
+    # The text8-char recipe with 40 steps per epoch (1,000 in the preset) on 2,000 training
+    # characters read 20 x 10 at a time: one pass is 10 batches.
+    from zoo.models import configs
+
+    monkeypatch.setitem(configs._REGISTRY, "text8-char",
+                        configs.get_config("text8-char", steps_per_epoch=40))
+    argv = ["tune", "--model", "text8-char", "--max-trials", "1", "--epochs", "2",
+            "--batch-size", "20", "--num-steps", "10", "--corpus-tokens", "2000",
+            "--space", json.dumps({"hidden_size": 4}), "--directory", str(tmp_path),
+            "--verbose", "0"]
+    assert run_main(argv) == 0
+    assert steps_run == [2 * 40]
+
+
+def test_train_and_tune_share_the_fit_arguments():
+    """The trial's callbacks and fit kwargs are fit_arguments' for the trial's config."""
+    import keras_tuner as kt
+
+    from zoo.models.configs import get_config
+    from zoo.tuning.hypermodels import hypermodel_for
+
+    config = get_config("text8-bigram", hidden_size=8, batch_size=2, num_steps=3)
+    hypermodel = hypermodel_for(config, 27, space={"learning_rate": [2.0]})
+    seen = {}
+
+    class Model:
+        def fit(self, *args, **kwargs):
+            seen.update(kwargs)
+
+    hypermodel.fit(kt.HyperParameters(), Model(), "x")
+    _, _, callbacks, kwargs = cli.fit_arguments(config.replace(learning_rate=2.0))
+    assert {k: seen[k] for k in kwargs} == kwargs == {
+        "epochs": config.max_max_epoch, "shuffle": False, "steps_per_epoch": 1000}
+    assert [type(c) for c in seen["callbacks"]] == [type(c) for c in callbacks]
+    assert [c.get_config() for c in seen["callbacks"] if hasattr(c, "initial_lr")] == \
+        [{"initial_lr": 2.0, "factor": 0.1, "every": 5000}]
