@@ -106,11 +106,12 @@ def _history(path):
     return {k: [float(r[k]) for r in rows] for k in ("perplexity", "val_perplexity")}
 
 
-TRAIN_ARGS = ["train.py", "--model", "ptb-small", "--hidden-size", "8", "--num-steps", "20",
+TRAIN_ARGS = ["train.py", "--model", "ptb-small", "--hidden-size", "8", "--num-steps", "40",
               "--batch-size", "4", "--epochs", "2", "--corpus-tokens", "1000",
               "--corpus-vocab", "30", "--verbose", "0"]
 
 
+@pytest.mark.slow  # three TensorFlow processes, two of them in lockstep over gRPC
 def test_multi_worker_train_py_equals_single_device(tmp_path):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
