@@ -288,6 +288,8 @@ def run_train(args):
         return 0
     config = config_from_args(args)
     if config.family == "seq2seq":
+        if args.distribute:
+            raise CLIError("--distribute applies to the language models, not mirror-seq2seq")
         return run_train_mirror(args, config)
     output_dir = args.output_dir or os.path.join("runs", f"{config.name}-{args.data}")
     strategy = _make_strategy(args.distribute)  # first: before anything else starts TF

@@ -177,3 +177,22 @@ def test_cli_rejects_unknown_strategy(capsys):
         main(["--distribute", "horovod", "--epochs", "1"])
     assert exit_info.value.code == 2
     assert "--distribute: invalid choice: 'horovod'" in capsys.readouterr().err
+
+
+def test_cli_rejects_distribute_for_the_mirror_model(capsys):
+    from zoo.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", "mirror-seq2seq", "--distribute", "mirrored"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "error: --distribute applies to the language models, not mirror-seq2seq\n")
+
+
+def test_distribute_needs_the_tensorflow_backend(monkeypatch):
+    from zoo.training import distribute
+
+    monkeypatch.setattr(distribute.keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match=r"^tf\.distribute needs the TensorFlow backend\. "
+                                         r"Received: KERAS_BACKEND=jax$"):
+        distribute.make_strategy("mirrored")
