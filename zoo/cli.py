@@ -96,6 +96,10 @@ def build_parser():
                              "output directory and start afresh")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
+    parser.add_argument("--distribute", choices=("mirrored", "multi-worker"), default=None,
+                        help="data-parallel training (TensorFlow backend): mirrored = all GPUs "
+                             "of this machine; multi-worker = the machines in TF_CONFIG. "
+                             "--batch-size is the global batch")
     parser.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard")
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                         help="Keras fit verbosity (default: progress bar on a terminal)")
@@ -492,14 +496,21 @@ def run_train(args):
         return 0
     config = config_from_args(args)
     if config.family == "seq2seq":
+        if args.distribute:
+            raise CLIError("--distribute applies to the language models, not mirror-seq2seq")
         return run_train_mirror(args, config)
     output_dir = args.output_dir or default_output_dir(args, config)
+    strategy = _make_strategy(args.distribute)  # first: before anything else starts TF
+    if strategy is not None:
+        from zoo.training.distribute import worker_output_dir
+
+        output_dir = worker_output_dir(strategy, output_dir)
     os.makedirs(output_dir, exist_ok=True)
     with _RunFolderLock(output_dir):
-        return _train_in(output_dir, args, config)
+        return _train_in(output_dir, args, config, strategy)
 
 
-def _train_in(output_dir, args, config):
+def _train_in(output_dir, args, config, strategy=None):
     settings = run_settings(args, config)
     state = _prepare_run_folder(output_dir, settings, args.overwrite)
     initial_epoch = state["epoch"] if state else 0
@@ -524,8 +535,13 @@ def _train_in(output_dir, args, config):
                                                                   initial_epoch)
     except ValueError as e:
         raise CLIError(f"{e} (--batch-size {B}, --num-steps {T})")
-    model = build_lm(config, vocab_size=vocab_size, seed=args.seed)
-    compile_lm(model, config, jit_compile=True if args.jit else "auto")
+    with _scope(strategy):
+        model = build_lm(config, vocab_size=vocab_size, seed=args.seed,
+                         batch_size=_replica_batch(strategy, B))
+        compile_lm(model, config, jit_compile=True if args.jit else "auto")
+    if strategy is not None:
+        train_ds, valid_ds, fit_kwargs = _distribute_data(strategy, model, train_ds, valid_ds,
+                                                          B, fit_kwargs)
     write_meta(output_dir, config, corpus, settings=settings)
 
     # history.csv keeps the rows of the epochs the backup holds; the loggers and the best
@@ -592,6 +608,41 @@ def _train_in(output_dir, args, config):
                  f"(test is {100 * (results.get('test_perplexity', results['valid_perplexity']) / corpus.floor - 1):.1f}% above)")
     print(line + f" (batch 1); {results['words_per_sec']:,.0f} words/s; run in {output_dir}")
     return 0
+
+
+def _make_strategy(name):
+    if name is None:
+        return None
+    from zoo.training.distribute import make_strategy
+
+    return make_strategy(name)
+
+
+def _scope(strategy):
+    import contextlib
+
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def _replica_batch(strategy, batch_size):
+    if strategy is None:
+        return batch_size
+    from zoo.training.distribute import replica_batch_size
+
+    try:
+        return replica_batch_size(strategy, batch_size)
+    except ValueError as e:
+        raise CLIError(str(e))
+
+
+def _distribute_data(strategy, model, train_ds, valid_ds, batch_size, fit_kwargs):
+    """Each replica reads its rows of every batch; clipping acts on the summed gradient."""
+    from zoo.training.distribute import distribute_for_fit, prepare_distributed_model
+
+    prepare_distributed_model(model)
+    train_ds, valid_ds, steps = distribute_for_fit(
+        strategy, train_ds, valid_ds, batch_size, fit_kwargs.get("steps_per_epoch"))
+    return train_ds, valid_ds, {**fit_kwargs, **steps}
 
 
 def _enable_determinism():

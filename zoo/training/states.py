@@ -9,6 +9,10 @@ such as `zoo.layers.FusedLSTM`).
 They work on every Keras backend. On JAX, `fit`/`evaluate` keep the variables' values
 outside the variables between batches; the helpers first ask the model to write them
 back (`jax_state_sync`), so they are safe to call from any callback hook.
+
+Under `tf.distribute` (a model built in `strategy.scope()`), each replica keeps its own copy
+of every state variable, for its own rows of the batch; the helpers read and write every
+local copy (see `zoo.training.distribute`).
 """
 
 import keras
@@ -93,6 +97,48 @@ def _state_variables(model):
     return variables
 
 
+def _local_copies(variable):
+    """The replicas' copies of a state variable of a model built under tf.distribute.
+
+    A stateful RNN built in a `tf.distribute` scope holds its states in `MirroredVariable`s
+    with aggregation NONE: each replica reads and writes its own copy, which holds the
+    states of that replica's rows. Reading the variable itself would give replica 0's
+    copy only, and assigning it would overwrite every copy with one value. Returns the
+    copies of this machine's replicas in replica order, or `None` for a plain variable.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf  # the backend: already imported
+
+    value = getattr(variable, "value", variable)
+    if isinstance(value, tf.distribute.DistributedValues):
+        return list(value.distribute_strategy.experimental_local_results(value))
+    return None
+
+
+def _read_state(variable):
+    copies = _local_copies(variable)
+    if copies is None:
+        return np.array(variable.numpy())
+    # This machine's rows of the global batch, in order, as one device would hold them.
+    return np.concatenate([np.asarray(c.numpy()) for c in copies], axis=0)
+
+
+def _state_shape(variable):
+    copies = _local_copies(variable)
+    shape = tuple(variable.shape)
+    return shape if copies is None else (len(copies) * shape[0],) + shape[1:]
+
+
+def _write_state(variable, value):
+    copies = _local_copies(variable)
+    if copies is None:
+        variable.assign(value)
+        return
+    for copy, rows in zip(copies, np.split(value, len(copies), axis=0)):
+        copy.assign(rows)
+
+
 def reset_rnn_states(model):
     """Sets the states of every stateful RNN in `model` to zeros.
 
@@ -130,7 +176,10 @@ def get_rnn_states(model):
         model: `keras.Model`, the model to read.
 
     Returns:
-        A list of numpy arrays of shape `(batch_size, state_size)`.
+        A list of numpy arrays of shape `(batch_size, state_size)`. For a model built
+        under `tf.distribute` at the per-replica batch size, the states of this machine's
+        replicas stacked in replica order, `(local_replicas * batch_size, state_size)`:
+        under `MirroredStrategy`, the states of the whole global batch.
 
     Example:
     ```python
@@ -140,7 +189,7 @@ def get_rnn_states(model):
     ```
     """
     _sync_backend_state(model)
-    return [np.array(v.numpy()) for v in _state_variables(model)]
+    return [_read_state(v) for v in _state_variables(model)]
 
 
 def set_rnn_states(model, states):
@@ -169,8 +218,8 @@ def set_rnn_states(model, states):
         )
     for i, (v, value) in enumerate(zip(variables, states)):
         value = np.asarray(value)
-        if tuple(value.shape) != tuple(v.shape):
+        if tuple(value.shape) != _state_shape(v):
             raise ValueError(
-                f"states[{i}] has shape {tuple(value.shape)}, expected {tuple(v.shape)}"
+                f"states[{i}] has shape {tuple(value.shape)}, expected {_state_shape(v)}"
             )
-        v.assign(value.astype(v.dtype))
+        _write_state(v, value.astype(v.dtype))
