@@ -767,7 +767,7 @@ def _one_line(e):
         reason = os.strerror(errno.EDQUOT if "quota" in str(e) else errno.ENOSPC)
         where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
         return (f"disk full ({reason}){where}: free some space, then re-run the same command "
-                "to resume from the last finished epoch")
+                "(a training run resumes from its last finished epoch, a search with --resume)")
     if isinstance(e, MemoryError) or type(e).__name__ == "ResourceExhaustedError":
         return (f"out of memory ({type(e).__name__}{': ' + text if str(e).strip() else ''}): "
                 "try a smaller --batch-size, --hidden-size or --num-steps")
