@@ -145,3 +145,29 @@ def test_corrupt_search_state_names_the_file(finished_search, tmp_path, capsys, 
     _, line = error_line(capsys)
     assert line.startswith(f"error: the search state file {path} is corrupt (")
     assert line.endswith(fix)
+
+
+def test_port_check_refuses_a_listener_but_not_a_killed_chiefs_connections():
+    """A chief restarted right after a kill finds its old connections in TIME_WAIT."""
+    from zoo.tuning.distributed import DistributedTuningError, check_port_free
+
+    old_chief = socket.socket()
+    old_chief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    old_chief.bind(("127.0.0.1", 0))
+    old_chief.listen(1)
+    port = old_chief.getsockname()[1]
+    worker = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = old_chief.accept()
+    accepted.close()  # the chief's side closes first: its end stays in TIME_WAIT
+    old_chief.close()
+    time.sleep(0.1)
+    worker.close()
+    time.sleep(0.1)
+    check_port_free("127.0.0.1", port)  # no error
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        with pytest.raises(DistributedTuningError, match="holds the port"):
+            check_port_free("127.0.0.1", port)

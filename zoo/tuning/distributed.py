@@ -61,7 +61,7 @@ def _address():
 def check_port_free(ip, port):
     """Raises `DistributedTuningError` when `ip:port` cannot be bound (another process has it).
 
-    A plain bind without `SO_REUSEPORT` fails on a port that any process listens on, a gRPC
+    A bind without `SO_REUSEPORT` fails on a port that any process listens on, a gRPC
     server included, and does it before gRPC logs its own error lines.
     """
     try:
@@ -71,6 +71,9 @@ def check_port_free(ip, port):
                                      "check KERASTUNER_ORACLE_IP") from None
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        # As gRPC does: connections of a chief that was just killed (TIME_WAIT) do not
+        # block a new chief; a process listening on the port still does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(address)
         except OSError as e:
