@@ -5,6 +5,7 @@ client that takes a trial and never reports, which is all the chief sees of a ki
 import json
 import shutil
 import socket
+import sys
 import threading
 import time
 
@@ -171,3 +172,31 @@ def test_port_check_refuses_a_listener_but_not_a_killed_chiefs_connections():
         listener.listen(1)
         with pytest.raises(DistributedTuningError, match="holds the port"):
             check_port_free("127.0.0.1", port)
+
+
+def test_worker_refused_by_a_restarted_chief_is_one_error(monkeypatch):
+    """A chief re-run with --resume answers a report on a trial it did not hand out with a
+    gRPC error: the worker stops with one line saying to restart it, not a traceback."""
+    import grpc
+
+    from zoo.tuning.distributed import DistributedTuningError, _PatientStub
+
+    class Refused(grpc.RpcError):
+        def code(self):
+            return grpc.StatusCode.UNKNOWN
+
+        def details(self):
+            return "Exception calling application: '0'"
+
+    class Stub:
+        def EndTrial(self, request, wait_for_ready, timeout):
+            raise Refused()
+
+    stub = _PatientStub(Stub(), "tuner0", "127.0.0.1:1", wait_timeout=5, report=1,
+                        out=sys.stdout)
+    with pytest.raises(DistributedTuningError) as info:
+        stub.EndTrial(object(), wait_for_ready=True, timeout=3600)
+    assert str(info.value) == (
+        "tuner0: the chief at 127.0.0.1:1 refused EndTrial (UNKNOWN: Exception calling "
+        "application: '0'): if it was restarted while this worker ran a trial, restart this "
+        "worker with the same command (the chief hands that trial out again)")

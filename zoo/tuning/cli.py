@@ -28,7 +28,8 @@ model (otherwise it writes the table and best_hyperparameters.json only).
 A dead process never hangs the others silently (`zoo.tuning.distributed`): the chief prints
 "waiting for trial N from tuner0" and a worker "waiting for the chief" every minute, and with
 `--wait-timeout SECONDS` they stop with one error line. Restart a dead worker with the same
-command (it runs its unfinished trial again), a dead chief with `--resume`.
+command (it runs its unfinished trial again), a dead chief with `--resume` (then any worker
+that stops with an error).
 """
 
 import json

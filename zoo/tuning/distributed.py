@@ -15,7 +15,9 @@ wait up to an hour, silently, on every request to a chief that died. Here:
 
 Recovery (README): a dead worker is restarted with the same command and
 `KERASTUNER_TUNER_ID`: the chief hands it its unfinished trial again. A dead chief is
-re-run with `--resume` (its unfinished trials are run again); waiting workers reconnect.
+re-run with `--resume` (its unfinished trials are run again); workers waiting for their next
+trial reconnect, and one that was in the middle of a trial stops with an error line (the
+restarted chief no longer knows that trial as running): restart it.
 """
 
 import os
@@ -193,8 +195,12 @@ class _PatientStub:
                     return call(request, wait_for_ready=True,
                                 timeout=max(min(self._report, left), 0.01))
                 except grpc.RpcError as e:
-                    if e.code() not in retry:
-                        raise
+                    if e.code() not in retry:  # e.g. a chief restarted during our trial
+                        raise DistributedTuningError(
+                            f"{self._tuner_id}: the chief at {self._address} refused {name} "
+                            f"({e.code().name}: {e.details()}): if it was restarted while this "
+                            "worker ran a trial, restart this worker with the same command "
+                            "(the chief hands that trial out again)") from None
                     if e.code() == grpc.StatusCode.UNAVAILABLE:
                         time.sleep(min(1.0, max(left, 0)))
                 waited = time.monotonic() - start
