@@ -200,3 +200,43 @@ def test_worker_refused_by_a_restarted_chief_is_one_error(monkeypatch):
         "tuner0: the chief at 127.0.0.1:1 refused EndTrial (UNKNOWN: Exception calling "
         "application: '0'): if it was restarted while this worker ran a trial, restart this "
         "worker with the same command (the chief hands that trial out again)")
+
+
+def test_a_failing_report_does_not_hang_the_chief_at_the_end(tmp_path, capsys, distributed):
+    """A report on a trial the chief does not know (a worker that outlived a chief restart)
+    raises inside keras-tuner's oracle lock, which keras-tuner then never releases: the
+    chief must still finish once the search is done."""
+    import grpc
+    from keras_tuner.src import protos
+    from keras_tuner.src.engine import trial as trial_module
+
+    port = distributed("chief")
+    result = {}
+
+    def chief():
+        try:
+            main(tune_args(tmp_path, "--wait-timeout", "30", max_trials=1))
+        except SystemExit as e:
+            result["code"] = e.code
+
+    thread = threading.Thread(target=chief, daemon=True)
+    thread.start()
+    service = protos.get_service()
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = protos.get_service_grpc().OracleStub(channel)
+        trial = stub.CreateTrial(service.CreateTrialRequest(tuner_id="tuner0"),
+                                 wait_for_ready=True, timeout=60).trial
+        stale = trial_module.Trial.from_proto(trial)
+        stale.trial_id = "7"
+        with pytest.raises(grpc.RpcError):  # unknown trial: KeyError in the chief
+            stub.EndTrial(service.EndTrialRequest(trial=stale.to_proto()), timeout=10)
+        failed = trial_module.Trial.from_proto(trial)
+        failed.status = "FAILED"
+        stub.EndTrial(service.EndTrialRequest(trial=failed.to_proto()), timeout=10)
+        done = stub.CreateTrial(service.CreateTrialRequest(tuner_id="tuner0"), timeout=10)
+        assert trial_module.Trial.from_proto(done.trial).status == "STOPPED"
+    thread.join(30)
+    assert not thread.is_alive(), "the chief hangs after the last trial"
+    # It wrote the report: the one trial failed, so the search exits 1 saying so.
+    assert result == {"code": 1}
+    assert "all 1 trial(s) failed" in capsys.readouterr().err

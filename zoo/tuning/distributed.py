@@ -85,6 +85,40 @@ def check_port_free(ip, port):
                 "KERASTUNER_ORACLE_PORT for the chief and the workers") from None
 
 
+_RPCS = ("GetSpace", "UpdateSpace", "CreateTrial", "UpdateTrial", "EndTrial", "GetTrial",
+         "GetBestTrials")
+
+
+def _servicer(oracle):
+    """keras-tuner's `OracleServicer` whose requests never leave the oracle's lock taken.
+
+    keras-tuner's `synchronized` releases the oracle's lock only when the method returns: a
+    request that raises (e.g. a report on a trial the chief does not know, from a worker
+    that outlived a chief restart) keeps it for ever, and the chief's own look at the
+    oracle then blocks for ever. This releases the lock such a request leaves behind.
+    """
+    import threading
+
+    from keras_tuner.src.distribute import oracle_chief
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    def releasing(method):
+        def call(self, request, context):
+            try:
+                return method(self, request, context)
+            except Exception:
+                if oracle_module.THREADS[self.oracle] == threading.current_thread().name:
+                    oracle_module.THREADS[self.oracle] = None
+                    oracle_module.LOCKS[self.oracle].release()
+                raise
+
+        return call
+
+    cls = type("Servicer", (oracle_chief.OracleServicer,),
+               {name: releasing(getattr(oracle_chief.OracleServicer, name)) for name in _RPCS})
+    return cls(oracle)
+
+
 def _waits(oracle, servicer):
     """What the chief is waiting for now: {key: description}."""
     ongoing = list(oracle.ongoing_trials.items())
@@ -119,7 +153,6 @@ def serve_chief(tuner, verbose=1, wait_timeout=None, report=None, poll=0.2, out=
     from concurrent import futures
 
     from keras_tuner.src import protos
-    from keras_tuner.src.distribute import oracle_chief
 
     report = report_every() if report is None else report
     out = out or sys.stdout
@@ -130,7 +163,7 @@ def serve_chief(tuner, verbose=1, wait_timeout=None, report=None, poll=0.2, out=
     tuner.save()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1),
                          options=[("grpc.so_reuseport", 0)])
-    servicer = oracle_chief.OracleServicer(oracle)
+    servicer = _servicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         bound = server.add_insecure_port(f"{ip}:{port}")
@@ -144,8 +177,8 @@ def serve_chief(tuner, verbose=1, wait_timeout=None, report=None, poll=0.2, out=
         since, last_report = {}, time.monotonic()
         while True:
             time.sleep(poll)
-            if servicer.stop_triggered and oracle_chief.exit_chief(oracle):
-                return
+            if servicer.stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids:
+                return  # keras-tuner's exit_chief, without waiting for the oracle's lock
             now = time.monotonic()
             waits = _waits(oracle, servicer)
             since = {k: since.get(k, now) for k in waits}
