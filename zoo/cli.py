@@ -10,6 +10,7 @@ Every bad value ends the program with one `error:` line on stderr and a non-zero
 """
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -32,14 +33,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(convert, ok, what):
-    """An argparse `type` that converts with `convert` and checks `ok`, naming `what`."""
+    """An argparse `type` that converts with `convert` and checks `ok`, naming `what`.
+
+    Floats must be finite: `float("inf")` and `float("nan")` parse, but no option means them.
+    """
 
     def parse(text):
         try:
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        if not ok(value):
+        if (isinstance(value, float) and not math.isfinite(value)) or not ok(value):
             raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
         return value
 
@@ -47,8 +51,10 @@ def _number(convert, ok, what):
 
 
 positive_int = _number(int, lambda v: v > 0, "a positive integer")
-positive_float = _number(float, lambda v: v > 0, "a positive number")
-non_negative_float = _number(float, lambda v: v >= 0, "a number >= 0")
+positive_float = _number(float, lambda v: v > 0, "a finite number > 0")
+non_negative_float = _number(float, lambda v: v >= 0, "a finite number >= 0")
+#: Seeds go to `keras.utils.set_random_seed`, hence numpy's range.
+seed_int = _number(int, lambda v: 0 <= v < 2**32, "an integer from 0 to 2**32 - 1")
 
 
 def _add_data_args(p, default="synthetic"):
@@ -94,7 +100,7 @@ def build_parser():
     parser.add_argument("--overwrite", action="store_true",
                         help="delete the run (backup, checkpoints, history, results) in the "
                              "output directory and start afresh")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the train step")
     parser.add_argument("--distribute", choices=("mirrored", "multi-worker"), default=None,
                         help="data-parallel training (TensorFlow backend): mirrored = all GPUs "
@@ -269,29 +275,68 @@ def write_meta(output_dir, config, corpus, settings=None):
                   vocab=corpus.vocab, data=corpus.name, kind=corpus.kind, **extra)
 
 
-def read_checkpoint(path):
-    """Loads a checkpoint with the config and vocabulary saved beside it."""
+def read_meta(path):
+    """Reads and checks the run metadata `zoo_meta.json` at `path`: `(meta, LMConfig)`.
+
+    Anything wrong with the file is one `CLIError` naming it.
+
+    A language-model run's file holds `config` (an `LMConfig`'s fields), `kind` ("word" or
+    "char") and `vocab`; a mirror run's holds `config` and `kind` "seq2seq".
+    """
     import json
 
+    from zoo.models.configs import LMConfig
+
+    fix = "re-create it by re-running the training command, or restore it from a copy"
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            meta = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CLIError(f"{path} is corrupt ({str(e).splitlines()[0]}): {fix}") from None
+    kind = meta.get("kind") if isinstance(meta, dict) else None
+    if kind not in ("word", "char", "seq2seq") or not isinstance(meta.get("config"), dict):
+        raise CLIError(f"{path} is not a zoo run's metadata (expected a JSON object with "
+                       f"\"kind\" word, char or seq2seq and a \"config\" object): {fix}")
+    if kind != "seq2seq" and not (isinstance(meta.get("vocab"), list) and meta["vocab"]):
+        raise CLIError(f"{path} has no \"vocab\" list: {fix}")
+    try:
+        config = LMConfig(**meta["config"])
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"{path} has a config this version cannot read "
+                       f"({str(e).splitlines()[0]}): {fix}") from None
+    return meta, config
+
+
+def _meta_path(checkpoint):
+    return os.path.join(os.path.dirname(os.path.abspath(checkpoint)), META_FILE)
+
+
+def read_checkpoint(path, command="generate"):
+    """Loads a language-model checkpoint with the config and vocabulary saved beside it.
+
+    `command` names the subcommand in the error a mirror checkpoint gets.
+    """
     import keras
 
     import zoo.layers  # noqa: F401  (registers the custom objects)
     import zoo.training  # noqa: F401
-    from zoo.models.configs import LMConfig
 
     if not os.path.isfile(path):
         raise CLIError(f"checkpoint not found: {path}")
-    meta_path = os.path.join(os.path.dirname(os.path.abspath(path)), META_FILE)
+    meta_path = _meta_path(path)
     if not os.path.isfile(meta_path):
         raise CLIError(f"{META_FILE} not found beside {path}: it is written by train.py into "
                        "the run directory with the checkpoints")
-    with open(meta_path) as f:
-        meta = json.load(f)
+    meta, config = read_meta(meta_path)
+    if meta["kind"] == "seq2seq":
+        raise CLIError(f"{path} is a mirror-seq2seq checkpoint, not a language model: "
+                       f"`train.py {command}` needs a language model; use `train.py mirror "
+                       f"--checkpoint {path} SENTENCE` (or `train.py evaluate`) for it")
     try:
         model = keras.saving.load_model(path, compile=False)
     except Exception as e:  # a corrupt or foreign file: one line, not a traceback
         raise CLIError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}")
-    return model, LMConfig(**meta["config"]), meta
+    return model, config, meta
 
 
 # --------------------------------------------------------------------------- train
@@ -535,6 +580,10 @@ def _train_in(output_dir, args, config, strategy=None):
                                                                   initial_epoch)
     except ValueError as e:
         raise CLIError(f"{e} (--batch-size {B}, --num-steps {T})")
+    # A diverged run ends the command with an error instead of reporting broken weights
+    # (tune keeps TerminateOnNaN: a diverged trial is a bad trial, not a failed search).
+    callbacks = [_stop_on_nan() if isinstance(c, keras.callbacks.TerminateOnNaN) else c
+                 for c in callbacks]
     with _scope(strategy):
         model = build_lm(config, vocab_size=vocab_size, seed=args.seed,
                          batch_size=_replica_batch(strategy, B))
@@ -658,13 +707,10 @@ def _enable_determinism():
 
 
 def _is_mirror_run(path):
-    import json
-
-    meta_path = os.path.join(os.path.dirname(os.path.abspath(path)), META_FILE)
+    meta_path = _meta_path(path)
     if not os.path.isfile(meta_path):
         return False
-    with open(meta_path) as f:
-        return json.load(f).get("kind") == "seq2seq"
+    return read_meta(meta_path)[0]["kind"] == "seq2seq"
 
 
 def _check_vocab(meta, corpus, path):
@@ -682,7 +728,7 @@ def run_evaluate(argv):
     p.add_argument("--split", choices=("train", "valid", "test"), default="test")
     p.add_argument("--batch-size", type=positive_int, default=1,
                    help="rows read in parallel (default 1, as the PTB tutorial tests)")
-    p.add_argument("--seed", type=int, default=0, help="the synthetic corpus's seed")
+    p.add_argument("--seed", type=seed_int, default=0, help="the synthetic corpus's seed")
     args = p.parse_args(argv)
     if _is_mirror_run(args.checkpoint):
         return evaluate_mirror_checkpoint(args)
@@ -751,7 +797,7 @@ def run_generate(argv):
                    help="tokens to sample (default 79 characters or 50 words)")
     p.add_argument("--temperature", type=non_negative_float, default=1.0,
                    help="softmax temperature; 0 is greedy and deterministic")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0)
     args = p.parse_args(argv)
     model, config, meta = read_checkpoint(args.checkpoint)
     vocab = meta["vocab"]
@@ -809,7 +855,7 @@ def _mirror_texts(data, data_dir):
             if not os.path.isfile(path):
                 raise CLIError(f"{path} not found: pass --data-dir with ptb.valid.txt and "
                                "ptb.test.txt")
-        with open(paths[1], encoding="utf-8") as f:
+        with open(paths[1], encoding="utf-8-sig") as f:
             test_lines = f.read().splitlines()
         from zoo.datasets.ptb import MINI_PTB_VALID_LINES as n
 
@@ -863,6 +909,17 @@ def _load_mirror(path):
     return model
 
 
+def _check_mirror_checkpoint(path):
+    """A language model given to `mirror`: say which commands fit it, before loading it."""
+    meta_path = _meta_path(path)
+    if os.path.isfile(path) and os.path.isfile(meta_path):
+        kind = read_meta(meta_path)[0]["kind"]
+        if kind != "seq2seq":
+            raise CLIError(f"{path} is a {kind}-level language model, not a mirror-seq2seq "
+                           f"checkpoint: use `train.py generate --checkpoint {path}` (or "
+                           "`train.py evaluate`) for it")
+
+
 def run_mirror(argv):
     p = _Parser(prog="train.py mirror", description="mirror every word of a sentence")
     p.add_argument("--checkpoint", required=True)
@@ -872,6 +929,7 @@ def run_mirror(argv):
     args = p.parse_args(argv)
     from zoo.models import mirror
 
+    _check_mirror_checkpoint(args.checkpoint)
     model = _load_mirror(args.checkpoint)
     try:
         print(mirror.mirror_sentence(model, " ".join(args.sentence), args.beam_width))
@@ -901,16 +959,96 @@ def evaluate_mirror_checkpoint(args):
 # --------------------------------------------------------------------------- main
 
 
+class TrainingDiverged(CLIError):
+    """The loss became NaN or infinite: the run stops with one line and exit status 1."""
+
+
+def _stop_on_nan():
+    """`keras.callbacks.TerminateOnNaN` that ends the command with an error, not a result.
+
+    TerminateOnNaN only stops `fit`, and only on a NaN/inf loss; the run would then save,
+    evaluate and report the broken weights and exit 0. This raises `TrainingDiverged` as
+    soon as the loss or the perplexity (the exp of a finite but huge loss) is not finite;
+    the backup of the last finished epoch stays.
+    """
+    import keras
+
+    class StopOnNaN(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = logs or {}
+            values = {k: float(logs[k]) for k in ("loss", "perplexity") if k in logs}
+            if not all(math.isfinite(v) for v in values.values()):
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+                raise TrainingDiverged(
+                    f"training diverged at epoch {self.epoch + 1}, batch {batch + 1} "
+                    f"({shown}); try a lower --learning-rate")
+
+    return StopOnNaN()
+
+
+def _check_train_args(args):
+    """Checks made before anything is loaded or trained (train command)."""
+    if args.list_models:
+        return
+    if args.output_dir is not None and os.path.exists(args.output_dir) and not (
+            os.path.isdir(args.output_dir)):
+        raise CLIError(f"argument --output-dir: {args.output_dir} is a file, not a directory")
+    if args.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise CLIError("--tensorboard needs the tensorboard package: pip install "
+                           "tensorboard (or run without --tensorboard)") from None
+
+
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def _one_line(e):
+    """The one `error:` line for an environment failure `e`, or None to let it propagate.
+
+    Disk full (any OSError with ENOSPC, including h5py's and TensorFlow's wrapped ones),
+    out of memory (MemoryError, TensorFlow's ResourceExhaustedError) and other OSErrors
+    (a folder that cannot be created, a download that failed, ...).
+    """
+    text = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+    if ((isinstance(e, OSError) and e.errno in _DISK_FULL) or
+            "No space left on device" in str(e) or "Disk quota exceeded" in str(e)):
+        # h5py and TensorFlow put the reason deep in their message: name it plainly.
+        reason = os.strerror(errno.EDQUOT if "quota" in str(e) else errno.ENOSPC)
+        where = f" writing {e.filename}" if getattr(e, "filename", None) else ""
+        return (f"disk full ({reason}){where}: free some space, then re-run the same command "
+                "(a training run resumes from its last finished epoch, a search with --resume)")
+    if isinstance(e, MemoryError) or type(e).__name__ == "ResourceExhaustedError":
+        return (f"out of memory ({type(e).__name__}{': ' + text if str(e).strip() else ''}): "
+                "try a smaller --batch-size, --hidden-size or --num-steps")
+    if isinstance(e, OSError):
+        return text
+    return None
+
+
 def main(argv=None):
     """Entry point of `train.py` and the `lstm-zoo` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
     try:
         if command == "train":
-            status = run_train(build_parser().parse_args(argv))
+            args = build_parser().parse_args(argv)
+            _check_train_args(args)
+            status = run_train(args)
         else:
             status = {"evaluate": run_evaluate, "generate": run_generate, "tune": run_tune,
                       "mirror": run_mirror}[command](argv)
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
     except CLIError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -922,4 +1060,10 @@ def main(argv=None):
         print("interrupted: re-run the same command to resume from the last finished epoch",
               file=sys.stderr)
         sys.exit(130)
+    except Exception as e:  # noqa: BLE001  (only the failures _one_line knows; others raise)
+        line = _one_line(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(status or 0)

@@ -133,3 +133,90 @@ def test_text8_download_records_and_checks_sha256(server, archives, tmp_path):
     with pytest.raises(ValueError, match="expected 31,344,016"):
         text8.load_text8(cache_dir=tmp_path / "c", origin=origin, file_size=text8.TEXT8_SIZE)
     assert cache_files(tmp_path / "c") == []
+
+
+# --------------------------------------------------------------------------- bad downloads
+
+
+@pytest.fixture(scope="module")
+def damaged(archives):
+    """Cut copies of both archives, served as if they were whole (their own size)."""
+    root, _ = archives
+    for name, cut in (("simple-examples.tgz", "cut.tgz"), ("text8.zip", "cut.zip")):
+        data = (root / name).read_bytes()
+        (root / cut).write_bytes(data[: len(data) * 2 // 3])
+    return root
+
+
+def test_truncated_tgz_is_deleted_never_recorded(server, damaged, tmp_path):
+    with pytest.raises(ValueError, match=r"not a readable \.tgz archive.*was deleted"):
+        ptb.load_ptb(cache_dir=tmp_path, origin=f"{server}/cut.tgz")
+    assert cache_files(tmp_path) == [], "no file and no .sha256 left to bless it"
+
+
+def test_truncated_text8_zip_is_deleted_never_recorded(server, damaged, tmp_path):
+    with pytest.raises(ValueError, match=r"text8\.zip' is not a zip file.*deleted from the cache"):
+        text8.load_text8(cache_dir=tmp_path, origin=f"{server}/cut.zip")
+    assert cache_files(tmp_path) == []
+
+
+def test_bad_text8_zip_cached_with_a_hash_is_deleted(server, archives, tmp_path):
+    """A damaged file that an older version recorded as good is dropped, then re-fetched."""
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "text8.zip").write_bytes(b"not a zip")
+    (datasets / "text8.zip.sha256").write_text(
+        hashlib.sha256(b"not a zip").hexdigest() + "  text8.zip\n")
+    with pytest.raises(ValueError, match="not a readable zip file.*deleted from the cache"):
+        text8.load_text8(cache_dir=tmp_path, origin=f"{server}/text8.zip")
+    assert cache_files(tmp_path) == []
+    train, valid = text8.load_text8(cache_dir=tmp_path, origin=f"{server}/text8.zip",
+                                    valid_size=500)
+    assert valid + train == archives[1]
+
+
+def _load_in_thread(load, seconds):
+    """Runs `load()` in a thread; returns its exception, failing if it is still running."""
+    result = {}
+
+    def target():
+        try:
+            load()
+        except Exception as e:  # noqa: BLE001
+            result["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"the download still hangs after {seconds} s"
+    return result.get("error")
+
+
+@pytest.mark.parametrize("loader", ["ptb", "text8"])
+def test_a_server_that_never_answers_times_out(loader, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_DOWNLOAD_TIMEOUT", "1")
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        origin = f"http://127.0.0.1:{silent.getsockname()[1]}/file"
+        if loader == "ptb":
+            error = _load_in_thread(lambda: ptb.load_ptb(cache_dir=tmp_path, origin=origin), 30)
+        else:
+            error = _load_in_thread(lambda: text8.load_text8(cache_dir=tmp_path, origin=origin),
+                                    30)
+    assert isinstance(error, OSError), error
+    assert "no answer within 1 s" in str(error) and "offline" in str(error)
+    assert cache_files(tmp_path) == []
+
+
+def test_download_timeout_must_be_positive(monkeypatch):
+    from zoo.datasets import _download
+
+    assert _download.download_timeout(2.5) == 2.5
+    monkeypatch.setenv("ZOO_DOWNLOAD_TIMEOUT", "7")
+    assert _download.download_timeout() == 7.0
+    monkeypatch.setenv("ZOO_DOWNLOAD_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="Received: ZOO_DOWNLOAD_TIMEOUT='soon'"):
+        _download.download_timeout()
+    with pytest.raises(ValueError, match="Received: timeout=0"):
+        _download.download_timeout(0)

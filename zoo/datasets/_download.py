@@ -11,16 +11,59 @@ progress bar. On top of `get_file` this module:
   beside the file and verifies it on every later load;
 - deletes the file when a size or hash check fails, so nothing corrupt stays in
   the cache;
+- checks a new file with the loader's `validate` (e.g. "is a complete archive") before
+  recording its hash, so a truncated download is deleted, never recorded as good;
+- gives every connect and read a socket timeout (`get_file` has none: a server that
+  accepts and never answers would hang the program);
 - turns "no network" into one error that says how to pass a local copy.
 
 Keras (hence TensorFlow) is imported only when a download is attempted.
 """
 
+import contextlib
 import hashlib
 import os
+import socket
 
 #: Use the known size of the canonical file (only for the default origin).
 AUTO = "auto"
+
+#: Seconds a download waits on each connect or read before giving up; the environment
+#: variable `ZOO_DOWNLOAD_TIMEOUT` overrides it.
+DOWNLOAD_TIMEOUT = 60.0
+ENV_TIMEOUT = "ZOO_DOWNLOAD_TIMEOUT"
+
+
+def download_timeout(timeout=None):
+    """`timeout`, else `$ZOO_DOWNLOAD_TIMEOUT`, else `DOWNLOAD_TIMEOUT` (seconds, > 0)."""
+    if timeout is None:
+        text = os.environ.get(ENV_TIMEOUT)
+        if not text:
+            return DOWNLOAD_TIMEOUT
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ValueError(f"Environment variable `{ENV_TIMEOUT}` must be a number of "
+                             f"seconds > 0. Received: {ENV_TIMEOUT}={text!r}") from None
+        name = ENV_TIMEOUT
+    else:
+        name = "timeout"
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+            0 < timeout < float("inf")):
+        raise ValueError(f"Argument `{name}` must be a number of seconds > 0. "
+                         f"Received: {name}={timeout!r}")
+    return float(timeout)
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds):
+    """Sets `socket.setdefaulttimeout(seconds)` inside the block, then restores it."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def keras_cache_dir(cache_dir=None):
@@ -46,6 +89,12 @@ def _remove(path):
         pass
 
 
+def discard(path):
+    """Deletes a cached file and its recorded hash, so the next load downloads it again."""
+    _remove(path)
+    _remove(path + ".sha256")
+
+
 def _read_record(record):
     try:
         with open(record, encoding="ascii") as f:
@@ -55,7 +104,8 @@ def _read_record(record):
     return fields[0].lower() if fields else None
 
 
-def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_hint=""):
+def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_hint="",
+          validate=None, timeout=None):
     """Downloads `origin` into `<cache_dir>/datasets/<fname>` (once) and checks it.
 
     Args:
@@ -67,15 +117,24 @@ def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_h
         file_size: int or None, expected size in bytes; `None` skips the check.
         local_hint: str, how to use a local copy instead (appended to the
             "download failed" error).
+        validate: callable or None, called with the file's path before its sha256 is
+            recorded (after a download); raises `ValueError` when the file is unusable,
+            e.g. a truncated archive. The file is then deleted and the error re-raised.
+        timeout: float or None, seconds to wait on each connect or read. Defaults to
+            `$ZOO_DOWNLOAD_TIMEOUT` or `DOWNLOAD_TIMEOUT` (60).
 
     Returns:
         Absolute path of the verified file.
 
     Raises:
-        ValueError: on a size or hash mismatch (the file is deleted first).
-        OSError: when the download fails (e.g. offline), naming `local_hint`.
+        ValueError: on a size or hash mismatch, or a file `validate` rejects (the file
+            is deleted first).
+        OSError: when the download fails (e.g. offline, or no answer within `timeout`),
+            naming `local_hint`.
     """
     import keras  # noqa: PLC0415  (imported lazily: it may import TensorFlow)
+
+    timeout = download_timeout(timeout)
 
     root = keras_cache_dir(cache_dir)
     datadir = os.path.join(root, "datasets")
@@ -86,13 +145,14 @@ def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_h
     recorded = _read_record(record) if os.path.exists(target) else None
     expected = file_hash if file_hash is not None else recorded
     try:
-        path = keras.utils.get_file(
-            fname=fname,
-            origin=origin,
-            file_hash=expected,
-            cache_dir=root,
-            cache_subdir="datasets",
-        )
+        with socket_timeout(timeout):
+            path = keras.utils.get_file(
+                fname=fname,
+                origin=origin,
+                file_hash=expected,
+                cache_dir=root,
+                cache_subdir="datasets",
+            )
     except ValueError as e:  # get_file's hash mismatch leaves the file behind
         _remove(target)
         _remove(record)
@@ -106,9 +166,12 @@ def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_h
         raise
     except Exception as e:  # noqa: BLE001  (get_file raises bare Exception on URL errors)
         _remove(target)
+        reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+        if isinstance(e, TimeoutError) or "timed out" in reason:
+            reason = f"no answer within {timeout:g} s: {reason}"
         raise OSError(
-            f"Could not download {fname} from {origin} ({e}). If this machine is offline, "
-            f"{local_hint}"
+            f"Could not download {fname} from {origin} ({reason}). If this machine is "
+            f"offline, {local_hint}"
         ) from None
 
     if file_size is not None:
@@ -122,6 +185,12 @@ def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_h
                 f"{datadir}. Retry, pass `file_size=None` for another mirror, or {local_hint}"
             )
     if recorded is None or (file_hash is not None and file_hash.lower() != recorded):
+        if validate is not None:
+            try:
+                validate(path)
+            except ValueError:
+                discard(path)
+                raise
         digest = sha256_of(path)
         tmp = record + ".tmp"
         with open(tmp, "w", encoding="ascii") as f:

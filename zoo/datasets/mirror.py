@@ -166,7 +166,7 @@ def split_sentences(text, max_words=DEFAULT_MAX_WORDS, random_lengths=False, see
 
 def read_text(path):
     """Reads a text file (e.g. `ptb.valid.txt`) as one str."""
-    with open(os.fspath(path), encoding="utf-8") as f:
+    with open(os.fspath(path), encoding="utf-8-sig") as f:  # drops a byte-order mark
         return f.read()
 
 

@@ -20,9 +20,11 @@ Only `ptb_dataset` imports TensorFlow, and only downloads import Keras.
 """
 
 import collections
+import gzip
 import json
 import os
 import tarfile
+import zlib
 
 import numpy as np
 
@@ -54,7 +56,7 @@ def _read_text(path):
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a leading UTF-8 byte-order mark is not text
     except UnicodeDecodeError as e:
         raise ValueError(
             f"{path!r} is not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 4]!r}); "
@@ -265,6 +267,45 @@ def _encode_splits(train_words, valid_words, test_words):
     return PTBData(arrays["train"], arrays["valid"], arrays["test"], vocab, oov)
 
 
+#: What reading a truncated or damaged .tgz raises (tarfile does not wrap them all).
+_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _unreadable(archive, e):
+    reason = str(e).splitlines()[0].rstrip(":") if str(e).strip() else type(e).__name__
+    return ValueError(
+        f"{archive} is not a readable .tgz archive ({reason}) and was deleted. Check "
+        f"`origin`, or {_LOCAL_HINT}"
+    )
+
+
+def _check_archive(archive):
+    """Raises `ValueError` unless `archive` is a complete simple-examples archive.
+
+    `_download.fetch` calls it on a new download before recording the sha256, and deletes
+    the file when it raises: a truncated .tgz is never recorded as good.
+    """
+    wanted = {f"ptb.{s}.txt" for s in SPLITS}
+    try:
+        with open(archive, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        if gzipped:  # the whole stream, so that a cut anywhere fails its length/CRC check
+            with gzip.open(archive) as stream:
+                while stream.read(1 << 20):
+                    pass
+        with tarfile.open(archive, "r:*") as tar:
+            found = {m.name.replace("\\", "/").split("/")[-1] for m in tar
+                     if m.isfile() and m.name.replace("\\", "/").split("/")[-2:-1] == ["data"]}
+    except _ARCHIVE_ERRORS as e:
+        raise _unreadable(archive, e) from None
+    missing = sorted(wanted - found)
+    if missing:
+        raise ValueError(
+            f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
+            f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
+        )
+
+
 def _extract_ptb(archive, out_dir):
     """Extracts only data/ptb.{train,valid,test}.txt from simple-examples.tgz."""
     wanted = {f"ptb.{s}.txt" for s in SPLITS}
@@ -288,13 +329,9 @@ def _extract_ptb(archive, out_dir):
                 with tar.extractfile(member) as src, open(tmp, "wb") as dst:
                     dst.write(src.read())
                 os.replace(tmp, os.path.join(out_dir, name))
-    except tarfile.TarError as e:
+    except _ARCHIVE_ERRORS as e:
         _discard(archive)
-        reason = str(e).splitlines()[0].rstrip(":")
-        raise ValueError(
-            f"{archive} is not a readable .tgz archive ({reason}) and was deleted. Check "
-            f"`origin`, or {_LOCAL_HINT}"
-        ) from None
+        raise _unreadable(archive, e) from None
 
 
 def _discard(archive):
@@ -309,7 +346,7 @@ def _download_ptb(cache_dir, origin, file_hash, file_size):
         file_size = PTB_SIZE if origin == PTB_ORIGIN else None
     archive = _download.fetch(
         PTB_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash, file_size=file_size,
-        local_hint=_LOCAL_HINT,
+        local_hint=_LOCAL_HINT, validate=_check_archive,
     )
     out_dir = os.path.join(os.path.dirname(archive), "simple-examples", "data")
     stamp = os.path.join(out_dir, ".extracted-from")

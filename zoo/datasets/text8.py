@@ -19,6 +19,7 @@ import os
 import re
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -140,7 +141,7 @@ def to_text8(text):
 
 def _decode(raw, where):
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a leading UTF-8 byte-order mark is not text
     except UnicodeDecodeError as e:
         raise ValueError(
             f"{where} is not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 4]!r}); "
@@ -158,9 +159,36 @@ def _read_zip_member(path, member):
                     "the right one with `member=`, or the real text8.zip."
                 )
             raw = zf.read(member)
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"{os.fspath(path)!r} is not a readable zip file ({e}).") from None
+    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"{os.fspath(path)!r} is not a readable zip file "
+                         f"({str(e) or type(e).__name__}).") from None
     return _decode(raw, f"{os.fspath(path)!r}:{member}")
+
+
+def _check_zip(member):
+    """`_download.fetch`'s `validate` for a downloaded text8.zip: a complete zip with `member`.
+
+    A truncated or damaged download raises `ValueError` and is deleted before its sha256
+    is recorded.
+    """
+
+    def validate(path):
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{os.fspath(path)!r} is not a zip file (a truncated or wrong "
+                             f"download) and was deleted from the cache; {_LOCAL_HINT}")
+        try:
+            with zipfile.ZipFile(path) as zf:
+                if member not in zf.namelist():
+                    raise ValueError(f"{os.fspath(path)!r} has no member {member!r} and was "
+                                     f"deleted from the cache; {_LOCAL_HINT}")
+                bad = zf.testzip()  # reads every member: CRC errors and cut data
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+            bad = str(e).splitlines()[0] or type(e).__name__
+        if bad is not None:
+            raise ValueError(f"{os.fspath(path)!r} is damaged ({bad}) and was deleted from "
+                             f"the cache; {_LOCAL_HINT}")
+
+    return validate
 
 
 def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
@@ -207,12 +235,17 @@ def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
             file_size = TEXT8_SIZE if origin == TEXT8_ORIGIN else None
         path = _download.fetch(
             TEXT8_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash,
-            file_size=file_size, local_hint=_LOCAL_HINT,
+            file_size=file_size, local_hint=_LOCAL_HINT, validate=_check_zip(member),
         )
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such file: {path!r}; {_LOCAL_HINT}")
-    if zipfile.is_zipfile(path):
+        try:
+            text = _read_zip_member(path, member)
+        except ValueError as e:  # e.g. a bad file cached by an older version: fetch again
+            _download.discard(path)
+            raise ValueError(f"{e} It was deleted from the cache, so the next call "
+                             "downloads it again.") from None
+    elif not os.path.isfile(os.fspath(path)):
+        raise FileNotFoundError(f"No such file: {os.fspath(path)!r}; {_LOCAL_HINT}")
+    elif zipfile.is_zipfile(path):
         text = _read_zip_member(path, member)
     else:
         with open(path, "rb") as f:

@@ -24,6 +24,12 @@ with `KERASTUNER_ORACLE_IP`/`KERASTUNER_ORACLE_PORT` set to the chief's address 
 The chief serves the oracle and writes the report when every trial has finished; the workers
 run the trials. All processes must see the same `--directory` for the chief to save the best
 model (otherwise it writes the table and best_hyperparameters.json only).
+
+A dead process never hangs the others silently (`zoo.tuning.distributed`): the chief prints
+"waiting for trial N from tuner0" and a worker "waiting for the chief" every minute, and with
+`--wait-timeout SECONDS` they stop with one error line. Restart a dead worker with the same
+command (it runs its unfinished trial again), a dead chief with `--resume` (then any worker
+that stops with an error).
 """
 
 import json
@@ -112,7 +118,7 @@ def _load_space(text):
 
 
 def build_parser(parser_class):
-    from zoo.cli import _add_data_args, positive_int
+    from zoo.cli import _add_data_args, positive_float, positive_int, seed_int
     from zoo.models.configs import DEFAULT_MODEL
     from zoo.tuning.search import TUNERS
 
@@ -152,11 +158,16 @@ def build_parser(parser_class):
         form = "A,B,C or A" if sampling is None else f"MIN:MAX[:{sampling}] or A,B,C or A"
         p.add_argument(flag, default=None, metavar="SPEC",
                        help=f"{field}: {form} (replaces that field's entry)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=seed_int, default=0,
                    help="seeds the oracle, the weights and the synthetic corpus")
     p.add_argument("--jit", action="store_true", help="XLA-compile the train step")
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
                    help="keras-tuner and fit verbosity (default 1 on a terminal, else 2)")
+    p.add_argument("--wait-timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="distributed search: how long the chief waits for a worker's trial, "
+                        "and a worker for the chief, before it stops with an error (default: "
+                        "the chief waits for ever, a worker an hour; both print a "
+                        "'waiting for' line every minute)")
     return p
 
 
@@ -184,11 +195,37 @@ def _settings(args, config, space):
             "space": space}
 
 
+def _check_state_files(project_dir, error_class):
+    """Every JSON file keras-tuner (and zoo) reloads from a search must parse: else one error
+    naming the file (keras-tuner would raise a bare JSONDecodeError with no file name)."""
+    import glob
+
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
+    paths = [os.path.join(project_dir, name) for name in
+             ("oracle.json", f"{tuner_id}.json", SETTINGS_FILE)]
+    paths += sorted(glob.glob(os.path.join(project_dir, "trial_*", "trial.json")))
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            state, reason = None, str(e).splitlines()[0]
+        else:
+            reason = f"a JSON {type(state).__name__}, not an object"
+        if not isinstance(state, dict):
+            fix = ("delete that trial's folder to run the trial again"
+                   if os.path.basename(path) == "trial.json" else
+                   "start over with --overwrite (or restore the file)")
+            raise error_class(f"the search state file {path} is corrupt ({reason}): {fix}")
+
+
 def _check_resume(project_dir, settings, error_class):
     path = os.path.join(project_dir, SETTINGS_FILE)
     if not os.path.isfile(path):
         return
-    with open(path) as f:
+    with open(path, encoding="utf-8") as f:
         saved = json.load(f)
     changed = [k for k in settings if k in saved and saved[k] != settings[k]]
     if changed:
@@ -221,11 +258,20 @@ def run_tune(argv, parser_class=None, error_class=None):
     from zoo.cli import fit_arguments, load_corpus
     from zoo.models.configs import get_config
     from zoo.tuning.hypermodels import hypermodel_for
+    from zoo.tuning.search import ENV_ORACLE_IP as ENV_IP
+    from zoo.tuning.search import ENV_ORACLE_PORT as ENV_PORT
     from zoo.tuning.search import (SearchFailedError, check_trials, distributed_role,
                                    format_markdown, make_tuner, write_report)
 
     try:
         role = distributed_role()
+        if role == "chief":  # before the data is loaded: a taken port is one quick error
+            from zoo.tuning.distributed import DistributedTuningError, check_port_free
+
+            try:
+                check_port_free(os.environ[ENV_IP], os.environ[ENV_PORT])
+            except DistributedTuningError as e:
+                raise error_class(str(e)) from None
         config = get_config(args.model, max_max_epoch=args.epochs, batch_size=args.batch_size,
                             num_steps=args.num_steps, steps_per_epoch=args.steps_per_epoch)
         if config.max_epoch > config.max_max_epoch:
@@ -249,7 +295,16 @@ def run_tune(argv, parser_class=None, error_class=None):
             raise error_class(f"a search already exists in {project_dir}: pass --resume to "
                               "continue it or --overwrite to start over")
         if exists and args.resume:
+            _check_state_files(project_dir, error_class)
             _check_resume(project_dir, settings, error_class)
+    elif not args.overwrite:
+        _check_state_files(project_dir, error_class)
+    try:  # keras-tuner 1.4 on TF 2.21 fails every trial without it: say so before training
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise error_class("tune needs the tensorboard package (keras-tuner logs every trial "
+                          "to it): pip install tensorboard, or pip install "
+                          "'lstm-zoo[tune]'") from None
 
     B, T = config.batch_size, config.num_steps
     try:
@@ -270,6 +325,13 @@ def run_tune(argv, parser_class=None, error_class=None):
                            max_epochs=config.max_max_epoch)
     except ValueError as e:
         raise error_class(f"--tuner {args.tuner}: {str(e).splitlines()[0]}") from None
+    except (KeyError, TypeError, RuntimeError) as e:  # a state file of the wrong shape
+        if not exists:
+            raise
+        raise error_class(f"cannot reload the search in {project_dir} ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0] if str(e) else ''}): its state files "
+                          "(oracle.json, trial_*/trial.json) are damaged or from another "
+                          "version; start over with --overwrite") from None
     if role != "worker":
         from zoo.training.reporting import write_results
 
@@ -282,8 +344,17 @@ def run_tune(argv, parser_class=None, error_class=None):
           f"{args.max_trials} trial(s), in {project_dir}{where}")
     print(f"search space: {json.dumps(hypermodel.space)}")
     stopped = None
+    from zoo.tuning.distributed import DistributedTuningError, make_patient, serve_chief
+
     try:
-        tuner.search(train_ds, validation_data=valid_ds, verbose=verbose, **fit_kwargs)
+        if role == "chief":  # keras-tuner's chief waits for ever for a dead worker
+            serve_chief(tuner, verbose=verbose, wait_timeout=args.wait_timeout)
+        else:
+            if role == "worker":
+                make_patient(tuner, wait_timeout=args.wait_timeout)
+            tuner.search(train_ds, validation_data=valid_ds, verbose=verbose, **fit_kwargs)
+    except DistributedTuningError as e:
+        raise error_class(str(e)) from None
     except RuntimeError as e:  # keras-tuner gives up after consecutive failed trials
         if "consecutive failures" not in str(e):
             raise

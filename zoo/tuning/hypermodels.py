@@ -17,6 +17,8 @@ Fields not in the space keep the config's value. The batch size and number of st
 never tuned: stateful models need them fixed, and the datasets are built with them.
 """
 
+import math
+
 import keras_tuner as kt
 
 from zoo.models.configs import LMConfig
@@ -40,7 +42,9 @@ SAMPLINGS = ("linear", "log")
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (JSON's NaN and Infinity parse, but no field means them)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def normalize_space(space, config):
@@ -87,7 +91,7 @@ def normalize_space(space, config):
             sampling = spec.get("sampling", "linear")
             step = spec.get("step")
             if not (_is_number(low) and _is_number(high)):
-                raise ValueError(f"search space: {name} range bounds must be numbers, "
+                raise ValueError(f"search space: {name} range bounds must be finite numbers, "
                                  f"got {low!r} and {high!r}")
             if low > high:
                 raise ValueError(f"search space: {name} range is empty (min {low} > max {high})")
@@ -97,7 +101,7 @@ def normalize_space(space, config):
             if sampling == "log" and low <= 0:
                 raise ValueError(f"search space: {name} log sampling needs min > 0, got {low}")
             if step is not None and not (_is_number(step) and step > 0):
-                raise ValueError(f"search space: {name} step must be a positive number, "
+                raise ValueError(f"search space: {name} step must be a finite number > 0, "
                                  f"got {step!r}")
             if kind is int and not all(float(v).is_integer() for v in (low, high)):
                 raise ValueError(f"search space: {name} takes integers, got {low!r}..{high!r}")
@@ -125,7 +129,7 @@ def normalize_space(space, config):
             if kind is int and not isinstance(value, int):
                 raise ValueError(f"search space: {name} takes integers, got {value!r}")
             if kind is float and not _is_number(value):
-                raise ValueError(f"search space: {name} takes numbers, got {value!r}")
+                raise ValueError(f"search space: {name} takes finite numbers, got {value!r}")
             if kind is str and not isinstance(value, str):
                 raise ValueError(f"search space: {name} takes strings, got {value!r}")
             try:
