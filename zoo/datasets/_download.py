@@ -25,6 +25,8 @@ import hashlib
 import os
 import socket
 
+from zoo._env import env_seconds
+
 #: Use the known size of the canonical file (only for the default origin).
 AUTO = "auto"
 
@@ -37,21 +39,11 @@ ENV_TIMEOUT = "ZOO_DOWNLOAD_TIMEOUT"
 def download_timeout(timeout=None):
     """`timeout`, else `$ZOO_DOWNLOAD_TIMEOUT`, else `DOWNLOAD_TIMEOUT` (seconds, > 0)."""
     if timeout is None:
-        text = os.environ.get(ENV_TIMEOUT)
-        if not text:
-            return DOWNLOAD_TIMEOUT
-        try:
-            timeout = float(text)
-        except ValueError:
-            raise ValueError(f"Environment variable `{ENV_TIMEOUT}` must be a number of "
-                             f"seconds > 0. Received: {ENV_TIMEOUT}={text!r}") from None
-        name = ENV_TIMEOUT
-    else:
-        name = "timeout"
+        return env_seconds(ENV_TIMEOUT, DOWNLOAD_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
             0 < timeout < float("inf")):
-        raise ValueError(f"Argument `{name}` must be a number of seconds > 0. "
-                         f"Received: {name}={timeout!r}")
+        raise ValueError("Argument `timeout` must be a number of seconds > 0. "
+                         f"Received: timeout={timeout!r}")
     return float(timeout)
 
 

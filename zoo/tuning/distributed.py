@@ -27,6 +27,8 @@ import time
 
 import keras_tuner as kt
 
+from zoo._env import env_seconds
+
 #: Seconds between two "waiting for" lines; `$ZOO_TUNE_REPORT_SECONDS` overrides it.
 REPORT_EVERY = 60.0
 ENV_REPORT = "ZOO_TUNE_REPORT_SECONDS"
@@ -43,17 +45,7 @@ class DistributedTuningError(kt.errors.FatalError):
 
 def report_every():
     """`$ZOO_TUNE_REPORT_SECONDS` or `REPORT_EVERY`."""
-    text = os.environ.get(ENV_REPORT)
-    if not text:
-        return REPORT_EVERY
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise ValueError(f"Environment variable `{ENV_REPORT}` must be a number of seconds "
-                         f"> 0. Received: {ENV_REPORT}={text!r}")
-    return value
+    return env_seconds(ENV_REPORT, REPORT_EVERY)
 
 
 def _address():
