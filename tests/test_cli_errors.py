@@ -142,8 +142,13 @@ def test_a_diverged_run_exits_1_with_one_line(tmp_path, capsys):
                      "--output-dir", str(out)]) == 1
     line = one_error_line(capsys)
     assert line.startswith("training diverged at epoch 1, batch 2 (loss ")
-    assert "perplexity inf" in line and line.endswith("try a lower --learning-rate")
+    assert "perplexity inf" in line and line.endswith(
+        "try a lower --learning-rate with --overwrite (or another --output-dir)")
     assert not (out / "results.json").exists() and not (out / "final.keras").exists()
+    # What the line says works: the same folder with a lower rate and --overwrite.
+    assert run_main([*TINY, "--epochs", "1", "--learning-rate", "0.5", "--overwrite",
+                     "--output-dir", str(out)]) == 0
+    assert (out / "results.json").exists()
 
 
 # --------------------------------------------------------------------------- zoo_meta.json

@@ -228,7 +228,7 @@ def test_other_settings_refused_then_overwrite_starts_afresh(interrupted_run, tm
         "lstm_0").units == 8
     # The finished hidden-size-8 run is now what the folder holds: 16 is refused too.
     assert run_main([*TINY, "--output-dir", str(out)]) == 2
-    assert "finished run with other settings" in one_error_line(capsys)
+    assert "holds a run with other settings" in one_error_line(capsys)
 
 
 @pytest.mark.parametrize("victim", ["weights", "record"])
@@ -257,6 +257,18 @@ def test_second_run_on_a_locked_folder_is_refused(tmp_path, capsys):
         line = one_error_line(capsys)
         assert "in use by another train.py run" in line and str(out) in line
         assert not (out / "zoo_meta.json").exists() and not (out / "history.csv").exists()
+
+
+def test_mirror_run_on_a_locked_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "mirror"
+    out.mkdir()
+    with open(out / ".lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert run_main(["--model", "mirror-seq2seq", "--corpus-tokens", "300", "--epochs", "1",
+                         "--output-dir", str(out)]) == 2
+        line = one_error_line(capsys)
+        assert "in use by another train.py run" in line and str(out) in line
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]
 
 
 def test_default_run_folder_names_the_changed_flags():

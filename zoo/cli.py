@@ -504,7 +504,7 @@ def _prepare_run_folder(output_dir, settings, overwrite):
                            f"to replace the run in {output_dir}")
         if saved is not None and saved != settings:
             raise CLIError(
-                f"{output_dir} holds a finished run with other settings "
+                f"{output_dir} holds a run with other settings "
                 f"({describe_changes(saved, settings)}): pass --overwrite to replace it, or "
                 "choose another --output-dir")
     return None
@@ -877,6 +877,15 @@ def run_train_mirror(args, config):
 
         text = offline_text(num_words=args.corpus_tokens, seed=args.seed)
     output_dir = args.output_dir or os.path.join("runs", f"{config.name}-{args.data}")
+    os.makedirs(output_dir, exist_ok=True)
+    with _RunFolderLock(output_dir):
+        return _train_mirror_in(output_dir, args, config, text, valid_text, test_text)
+
+
+def _train_mirror_in(output_dir, args, config, text, valid_text, test_text):
+    from zoo.models import mirror
+    from zoo.training.reporting import write_results
+
     result = mirror.train_mirror(
         output_dir, text=text, valid_text=valid_text, test_text=test_text,
         epochs=config.max_max_epoch, batch_size=config.batch_size, cell=config.cell,
@@ -988,7 +997,8 @@ def _stop_on_nan():
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
                 raise TrainingDiverged(
                     f"training diverged at epoch {self.epoch + 1}, batch {batch + 1} "
-                    f"({shown}); try a lower --learning-rate")
+                    f"({shown}); try a lower --learning-rate with --overwrite (or another "
+                    "--output-dir)")
 
     return StopOnNaN()
 

@@ -503,9 +503,11 @@ def train_mirror(
     model = build_mirror_model(
         units=units, embedding_dim=embedding_dim, encoder_layers=encoder_layers, cell=cell,
         dropout=dropout, max_length=max_length, learning_rate=learning_rate)
+    from zoo.training.callbacks import AtomicModelCheckpoint, atomic_save  # noqa: PLC0415
+
     best_path = os.path.join(output_dir, "best.keras")
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True),
+    callbacks = [  # checkpoints are written to a temporary name and renamed: never half written
+        AtomicModelCheckpoint(best_path, monitor="val_loss", save_best_only=True),
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "log.csv"), append=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1),
@@ -516,9 +518,9 @@ def train_mirror(
     history = model.fit(train_ds, validation_data=valid_ds, epochs=epochs,
                         callbacks=callbacks, verbose=verbose, shuffle=False)
     train_seconds = time.perf_counter() - start
-    model.save(os.path.join(output_dir, "last.keras"))
+    atomic_save(model, os.path.join(output_dir, "last.keras"))
     if not os.path.exists(best_path):  # resumed after the last epoch: nothing new to check
-        model.save(best_path)
+        atomic_save(model, best_path)
     best = load_mirror(best_path)
     result = {
         "train_sentences": len(train),
