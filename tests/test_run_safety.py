@@ -231,6 +231,37 @@ def test_other_settings_refused_then_overwrite_starts_afresh(interrupted_run, tm
     assert "holds a run with other settings" in one_error_line(capsys)
 
 
+def test_overwrite_with_a_bad_flag_keeps_the_old_run(interrupted_run, tmp_path, capsys):
+    # --overwrite deletes the old run only once the data and the model are ready.
+    out = _interrupted(interrupted_run, tmp_path)
+    before = sorted(p.name for p in out.rglob("*"))
+    assert run_main([*TINY, "--batch-size", "100000", "--overwrite", "--output-dir",
+                     str(out)]) == 2
+    assert "--batch-size 100000" in one_error_line(capsys)
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
+def test_a_reworded_preset_description_is_the_same_run():
+    args = cli.build_parser().parse_args(TINY)
+    config = cli.config_from_args(args)
+    reworded = config.replace(description=config.description + " (reworded)")
+    assert cli.run_settings(args, reworded) == cli.run_settings(args, config)
+    assert cli.run_settings(args, config.replace(hidden_size=8)) != \
+        cli.run_settings(args, config)
+
+
+def test_mirror_overwrite_deletes_the_old_mirror_run(tmp_path):
+    out = tmp_path / "mirror"
+    (out / "backup").mkdir(parents=True)
+    (out / "backup" / "stale").write_text("an old backup")
+    (out / "log.csv").write_text("epoch,loss\n0,9\n1,8\n2,7\n")
+    assert run_main(["--model", "mirror-seq2seq", "--corpus-tokens", "300", "--epochs", "1",
+                     "--batch-size", "16", "--output-dir", str(out), "--overwrite"]) == 0
+    with open(out / "log.csv", newline="") as f:
+        assert [row[0] for row in csv.reader(f)] == ["epoch", "0"]
+    assert not (out / "backup" / "stale").exists()
+
+
 @pytest.mark.parametrize("victim", ["weights", "record"])
 def test_corrupt_backup_is_one_line_naming_it(victim, interrupted_run, tmp_path, capsys):
     out = _interrupted(interrupted_run, tmp_path)

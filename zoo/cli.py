@@ -428,8 +428,10 @@ def run_settings(args, config):
     """What a run's results depend on: stored with its backup and in zoo_meta.json."""
     import json
 
+    # The description is prose: rewording a preset must not orphan its runs.
+    fields = {k: v for k, v in config.to_dict().items() if k != "description"}
     return json.loads(json.dumps({
-        "config": config.to_dict(), "data": args.data, "seed": args.seed,
+        "config": fields, "data": args.data, "seed": args.seed,
         "corpus_tokens": args.corpus_tokens, "corpus_vocab": args.corpus_vocab}))
 
 
@@ -452,7 +454,7 @@ class _RunFolderLock:
         self._file = open(self.path, "a")
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             self._file.close()
             raise CLIError(f"--output-dir {os.path.dirname(self.path)} is in use by another "
                            f"train.py run (it holds {self.path}): wait for it to finish or "
@@ -466,21 +468,17 @@ class _RunFolderLock:
 def _prepare_run_folder(output_dir, settings, overwrite):
     """Checks the run folder against `settings`; returns the backup to resume or None.
 
-    --overwrite deletes the run's files first. Otherwise a backup (an interrupted run) must
-    be readable and of the same settings, and a finished run in the folder must be of the
-    same settings (it is then retrained from scratch, as before).
+    With --overwrite nothing is checked (the old run goes, in `_clear_run_folder`, once the
+    data and the model are ready). Otherwise a backup (an interrupted run) must be readable
+    and of the same settings, and a finished run in the folder must be of the same settings
+    (it is then retrained from scratch, as before).
     """
     import json
-    import shutil
 
     from zoo.training.callbacks import BackupError, describe_changes, read_backup
 
     backup_dir = os.path.join(output_dir, BACKUP_DIR)
     if overwrite:
-        shutil.rmtree(backup_dir, ignore_errors=True)
-        for name in RUN_FILES:
-            if os.path.isfile(os.path.join(output_dir, name)):
-                os.remove(os.path.join(output_dir, name))
         return None
     try:
         state = read_backup(backup_dir)
@@ -508,6 +506,17 @@ def _prepare_run_folder(output_dir, settings, overwrite):
                 f"({describe_changes(saved, settings)}): pass --overwrite to replace it, or "
                 "choose another --output-dir")
     return None
+
+
+def _clear_run_folder(output_dir, names=RUN_FILES, folders=(BACKUP_DIR, "tensorboard")):
+    """--overwrite: deletes the old run's files (the lock file stays)."""
+    import shutil
+
+    for name in folders:
+        shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
+    for name in names:
+        if os.path.isfile(os.path.join(output_dir, name)):
+            os.remove(os.path.join(output_dir, name))
 
 
 def _truncate_history(path, epochs):
@@ -557,6 +566,10 @@ def run_train(args):
 
 def _train_in(output_dir, args, config, strategy=None):
     settings = run_settings(args, config)
+    if args.distribute == "multi-worker":  # a worker's backup holds only its own rows
+        from zoo.training.distribute import num_workers
+
+        settings["distribute"] = {"strategy": args.distribute, "workers": num_workers(strategy)}
     state = _prepare_run_folder(output_dir, settings, args.overwrite)
     initial_epoch = state["epoch"] if state else 0
 
@@ -591,6 +604,8 @@ def _train_in(output_dir, args, config, strategy=None):
     if strategy is not None:
         train_ds, valid_ds, fit_kwargs = _distribute_data(strategy, model, train_ds, valid_ds,
                                                           B, fit_kwargs)
+    if args.overwrite:  # only now: a bad flag or a failed download keeps the old run
+        _clear_run_folder(output_dir)
     write_meta(output_dir, config, corpus, settings=settings)
 
     # history.csv keeps the rows of the epochs the backup holds; the loggers and the best
@@ -866,9 +881,6 @@ def _mirror_texts(data, data_dir):
 
 
 def run_train_mirror(args, config):
-    from zoo.models import mirror
-    from zoo.training.reporting import write_results
-
     text, valid_text, test_text = _mirror_texts(args.data, args.data_dir)
     if args.corpus_tokens:
         if args.data != "synthetic":
@@ -882,10 +894,15 @@ def run_train_mirror(args, config):
         return _train_mirror_in(output_dir, args, config, text, valid_text, test_text)
 
 
+MIRROR_RUN_FILES = ("best.keras", "last.keras", "log.csv", "results.json", META_FILE)
+
+
 def _train_mirror_in(output_dir, args, config, text, valid_text, test_text):
     from zoo.models import mirror
     from zoo.training.reporting import write_results
 
+    if args.overwrite:
+        _clear_run_folder(output_dir, names=MIRROR_RUN_FILES, folders=(BACKUP_DIR,))
     result = mirror.train_mirror(
         output_dir, text=text, valid_text=valid_text, test_text=test_text,
         epochs=config.max_max_epoch, batch_size=config.batch_size, cell=config.cell,

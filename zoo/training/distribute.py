@@ -189,7 +189,7 @@ def prepare_distributed_model(model):
 
     model._maybe_symbolic_build = maybe_symbolic_build
 
-    if _num_workers(strategy) > 1:
+    if num_workers(strategy) > 1:
 
         def with_batch_axis(step):
             def wrapped(data):
@@ -211,7 +211,7 @@ def _rank_one(value):
     return tf.reshape(value, [1]) if value.shape.rank == 0 else value
 
 
-def _num_workers(strategy):
+def num_workers(strategy):
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None:
         return 1

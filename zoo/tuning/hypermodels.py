@@ -270,15 +270,6 @@ class LMHyperModel(kt.HyperModel):
         model = build_lm(config, vocab_size=self.vocab_size, seed=self.seed)
         return compile_lm(model, config, jit_compile=self.jit_compile)
 
-    def callbacks_for(self, config):
-        """The zoo's per-trial callbacks for `config` (fresh objects every call).
-
-        They are `train.py`'s: both come from `zoo.cli.fit_arguments`.
-        """
-        from zoo.cli import fit_arguments
-
-        return fit_arguments(config)[2]
-
     def fit(self, hp, model, *args, **kwargs):
         from zoo.cli import fit_arguments
 
