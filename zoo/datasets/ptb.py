@@ -319,7 +319,7 @@ def _extract_ptb(archive, out_dir):
                     found[parts[-1]] = member
             missing = sorted(wanted - set(found))
             if missing:
-                _discard(archive)
+                _download.discard(archive)
                 raise ValueError(
                     f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
                     f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
@@ -330,15 +330,8 @@ def _extract_ptb(archive, out_dir):
                     dst.write(src.read())
                 os.replace(tmp, os.path.join(out_dir, name))
     except _ARCHIVE_ERRORS as e:
-        _discard(archive)
+        _download.discard(archive)
         raise _unreadable(archive, e) from None
-
-
-def _discard(archive):
-    """Deletes a bad archive and its recorded hash, so the next call downloads again."""
-    for path in (archive, archive + ".sha256"):
-        if os.path.exists(path):
-            os.remove(path)
 
 
 def _download_ptb(cache_dir, origin, file_hash, file_size):
