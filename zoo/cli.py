@@ -202,7 +202,7 @@ def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None):
                                steps=steps)
 
 
-def fit_arguments(config, corpus=None, initial_epoch=0):
+def fit_arguments(config, corpus=None, initial_epoch=0, on_nan=None):
     """What `model.fit` gets to train `config`: `train.py` and `train.py tune` both use it.
 
     With `config.steps_per_epoch` (stream data, the text8 recipes) the training data is one
@@ -216,11 +216,14 @@ def fit_arguments(config, corpus=None, initial_epoch=0):
         corpus: Corpus or None, the data; None returns no datasets (a tuner's trial gets
             them from `search`).
         initial_epoch: int, epochs already trained. Defaults to `0`.
+        on_nan: Callback or None, what stops a diverged run. Defaults to
+            `keras.callbacks.TerminateOnNaN()` (a tuner's bad trial); `train.py` passes one
+            that ends the command with an error.
 
     Returns:
         (train_ds, valid_ds, callbacks, kwargs): the stateful datasets (or None), fresh
         callbacks (`StatefulRNNCallback`, `WordsPerSecond`, the recipe's learning-rate
-        schedule, `TerminateOnNaN`) and `fit`'s keyword arguments (`epochs`, `shuffle`,
+        schedule, `on_nan`) and `fit`'s keyword arguments (`epochs`, `shuffle`,
         `steps_per_epoch`).
 
     Raises:
@@ -247,7 +250,7 @@ def fit_arguments(config, corpus=None, initial_epoch=0):
         # Keras epochs; one-pass data (PTB) starts every epoch from zero, as the tutorial.
         StatefulRNNCallback(reset_on_epoch_begin=not spe),
         WordsPerSecond(B * T),
-        keras.callbacks.TerminateOnNaN(),
+        on_nan if on_nan is not None else keras.callbacks.TerminateOnNaN(),
     ]
     # The schedule goes before any logger so `learning_rate` reaches the CSV and history.
     if config.schedule == "ptb":
@@ -589,14 +592,12 @@ def _train_in(output_dir, args, config, strategy=None):
     vocab_size = len(corpus.vocab)
     B, T = config.batch_size, config.num_steps
     try:
-        train_ds, valid_ds, callbacks, fit_kwargs = fit_arguments(config, corpus,
-                                                                  initial_epoch)
+        # A diverged run ends the command with an error instead of reporting broken
+        # weights (tune keeps TerminateOnNaN: a diverged trial is a bad trial).
+        train_ds, valid_ds, callbacks, fit_kwargs = fit_arguments(
+            config, corpus, initial_epoch, on_nan=_stop_on_nan())
     except ValueError as e:
         raise CLIError(f"{e} (--batch-size {B}, --num-steps {T})")
-    # A diverged run ends the command with an error instead of reporting broken weights
-    # (tune keeps TerminateOnNaN: a diverged trial is a bad trial, not a failed search).
-    callbacks = [_stop_on_nan() if isinstance(c, keras.callbacks.TerminateOnNaN) else c
-                 for c in callbacks]
     with _scope(strategy):
         model = build_lm(config, vocab_size=vocab_size, seed=args.seed,
                          batch_size=_replica_batch(strategy, B))
