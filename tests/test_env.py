@@ -2,7 +2,7 @@
 
 import pytest
 
-from zoo._env import env_seconds
+from zoo.checks import env_seconds
 
 
 def test_unset_or_empty_gives_the_default(monkeypatch):

@@ -25,7 +25,7 @@ import hashlib
 import os
 import socket
 
-from zoo._env import env_seconds
+from zoo.checks import env_seconds
 
 #: Use the known size of the canonical file (only for the default origin).
 AUTO = "auto"

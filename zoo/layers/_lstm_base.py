@@ -14,11 +14,11 @@ the same mask, and the masks come from the cell's `keras.random.SeedGenerator`.
 
 import keras
 from keras import ops
+
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from zoo.layers._validation import check_positive_int
-from zoo.layers._validation import check_rank
-from zoo.layers._validation import check_rate
+from zoo import checks
+
 
 
 def lstm_gates(z, c_tm1, activation, recurrent_activation, forget_bias=0.0):
@@ -74,7 +74,7 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
         # the same function in Keras 3, and the zoo cells have one.
         kwargs.pop("implementation", None)
         super().__init__(**kwargs)
-        self.units = check_positive_int("units", units)
+        self.units = checks.positive_int("units", units)
         self.activation = keras.activations.get(activation)
         self.recurrent_activation = keras.activations.get(recurrent_activation)
         self.use_bias = bool(use_bias)
@@ -101,8 +101,8 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
             recurrent_constraint
         )
         self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate(
+        self.dropout = checks.rate("dropout", dropout)
+        self.recurrent_dropout = checks.rate(
             "recurrent_dropout", recurrent_dropout
         )
         self.seed = seed
@@ -112,7 +112,7 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
         self.output_size = self.units
 
     def _check_input_shape(self, input_shape):
-        check_rank(
+        checks.rank(
             type(self).__name__, input_shape, (2,), "one timestep: batch, features"
         )
         if input_shape[-1] is None:

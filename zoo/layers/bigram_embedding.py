@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.layers._validation import check_positive_int
-from zoo.layers._validation import check_rank
+from zoo import checks
+
 
 _MODES = ("valid", "same")
 _INT32_MAX = 2**31 - 1
@@ -83,8 +83,8 @@ class BigramEmbedding(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.vocab_size = check_positive_int("vocab_size", vocab_size)
-        self.output_dim = check_positive_int("output_dim", output_dim)
+        self.vocab_size = checks.positive_int("vocab_size", vocab_size)
+        self.output_dim = checks.positive_int("output_dim", output_dim)
         if vocab_size**2 + vocab_size > _INT32_MAX:
             raise ValueError(
                 "Argument `vocab_size` is too large for a bigram table "
@@ -105,7 +105,7 @@ class BigramEmbedding(keras.layers.Layer):
         self.num_rows = vocab_size**2 + (vocab_size if mode == "same" else 0)
 
     def _check_shape(self, input_shape):
-        check_rank(
+        checks.rank(
             type(self).__name__,
             input_shape,
             (2, 3),

@@ -2,12 +2,13 @@
 
 import keras
 from keras import ops
+
+from zoo import checks
 from keras.src import backend as keras_backend
 from keras.src import tree
 
 from zoo.layers._lstm_base import lstm_gates
 from zoo.layers._lstm_sequence import lstm_sequence
-from zoo.layers._validation import check_rank
 from zoo.layers.fused_lstm_cell import FusedLSTMCell
 
 _CELL_ARGS = (
@@ -303,7 +304,7 @@ class FusedLSTM(keras.layers.RNN):
             self.supports_jit = False
 
     def build(self, sequences_shape, initial_state_shape=None):
-        check_rank(
+        checks.rank(
             type(self).__name__,
             sequences_shape,
             (3,),

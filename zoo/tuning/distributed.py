@@ -27,7 +27,7 @@ import time
 
 import keras_tuner as kt
 
-from zoo._env import env_seconds
+from zoo.checks import env_seconds
 
 #: Seconds between two "waiting for" lines; `$ZOO_TUNE_REPORT_SECONDS` overrides it.
 REPORT_EVERY = 60.0

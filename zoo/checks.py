@@ -1,0 +1,112 @@
+"""Argument checks shared by the whole zoo, in Keras's wording.
+
+Every check raises one `ValueError` line that names the argument and the value received:
+
+    Argument `batch_size` must be a positive integer. Received: batch_size=0
+
+The checks return the value converted (a Python int or float), so a caller writes
+`self.units = checks.positive_int("units", units)`. NumPy scalars are accepted, as by
+Keras's own layers; booleans are not numbers here.
+"""
+
+import math
+import numbers
+import os
+
+
+def _fail(name, what, value, shown=None):
+    shown = repr(value) if shown is None else shown
+    raise ValueError(f"Argument `{name}` must be {what}. Received: {name}={shown}")
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def positive_int(name, value):
+    """`value` as an int; `ValueError` unless an integer >= 1."""
+    if not _is_int(value) or value <= 0:
+        _fail(name, "a positive integer", value)
+    return int(value)
+
+
+def int_at_least(name, value, low):
+    """`value` as an int; `ValueError` unless an integer >= `low`."""
+    if not _is_int(value) or value < low:
+        _fail(name, f"an integer >= {low}", value)
+    return int(value)
+
+
+def non_negative_int(name, value):
+    """`value` as an int; `ValueError` unless an integer >= 0."""
+    return int_at_least(name, value, 0)
+
+
+def positive_number(name, value):
+    """`value` as a float; `ValueError` unless a finite number > 0."""
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        _fail(name, "a finite number > 0", value)
+    return float(value)
+
+
+def non_negative_number(name, value):
+    """`value` as a float; `ValueError` unless a finite number >= 0."""
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        _fail(name, "a finite number >= 0", value)
+    return float(value)
+
+
+def rate(name, value, allow_one=True):
+    """`value` as a float; `ValueError` unless in [0, 1] ([0, 1) with `allow_one=False`).
+
+    A rate of 1.0 is accepted as by `keras.layers.LSTM`, whose cell then applies no
+    dropout at all (its step only drops for `0 < rate < 1`).
+    """
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        result = None
+    if isinstance(value, bool) or result is None or not (
+            0.0 <= result <= 1.0 if allow_one else 0.0 <= result < 1.0):
+        _fail(name, "a float in [0, 1]" if allow_one else "a float in [0, 1)", value)
+    return result
+
+
+def one_of(name, value, choices):
+    """`value`; `ValueError` unless it is one of `choices`."""
+    if value not in choices:
+        _fail(name, f"one of {tuple(choices)}", value)
+    return value
+
+
+def rank(layer_name, input_shape, expected, what):
+    """Raises `ValueError` unless `input_shape` has a rank in `expected`."""
+    if input_shape is None or len(input_shape) not in expected:
+        got = None if input_shape is None else len(input_shape)
+        raise ValueError(
+            f"Argument `inputs` of {layer_name} must have rank "
+            f"{' or '.join(str(r) for r in expected)} ({what}). "
+            f"Received: inputs.shape={tuple(input_shape or ())} (rank {got})")
+
+
+def env_seconds(name, default):
+    """Seconds from the environment variable `name`, or `default` where it is unset or empty.
+
+    Raises:
+        ValueError: if the variable is not a finite number of seconds > 0.
+    """
+    text = os.environ.get(name)
+    if not text:
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"Environment variable `{name}` must be a number of seconds > 0. "
+                         f"Received: {name}={text!r}")
+    return value
