@@ -427,9 +427,17 @@ def load_mini_ptb(ptb_dir):
             f"ptb.test.txt in {ptb_dir!r} has {len(test_lines)} lines; mini-PTB needs more "
             f"than {MINI_PTB_VALID_LINES} (the real file has 3,761)."
         )
-    valid = words_from_lines(test_lines[:MINI_PTB_VALID_LINES])
-    test = words_from_lines(test_lines[MINI_PTB_VALID_LINES:])
-    return _encode_splits(train, valid, test)
+    valid_lines, test_lines = mini_ptb_split(test_lines)
+    return _encode_splits(train, words_from_lines(valid_lines), words_from_lines(test_lines))
+
+
+def mini_ptb_split(test_lines):
+    """Splits the lines of `ptb.test.txt` into mini-PTB's (valid, test) lines.
+
+    The one place the split is coded (see ../shared/data/README.md): valid = the first 1,880
+    lines, test = the rest.
+    """
+    return test_lines[:MINI_PTB_VALID_LINES], test_lines[MINI_PTB_VALID_LINES:]
 
 
 def _check_positive(**kwargs):
