@@ -19,28 +19,7 @@ import keras
 import numpy as np
 
 from zoo.layers import BigramEmbedding, FusedLSTM, GateLSTMCell, fused_to_gate_weights
-
-
-_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
-             "zero_output_for_mask", "name")
-
-
-def lstm_layer(kind, units, **kwargs):
-    """One LSTM layer of the kind `kind`: the single place that maps a cell name to a layer.
-
-    `"fused"` is the zoo's fast `FusedLSTM`, `"gate"` is `keras.layers.RNN(GateLSTMCell)`,
-    `"keras"` is `keras.layers.LSTM` (cuDNN on a GPU). They take the same arguments (those
-    of `keras.layers.LSTM`), share keras.layers.LSTMCell's weight layout through
-    `get_lstm_weights` / `set_lstm_weights`, and all expose `.cell` for step-by-step use.
-    """
-    if kind == "fused":
-        return FusedLSTM(units, **kwargs)
-    if kind == "gate":
-        rnn_args = {k: kwargs.pop(k) for k in _RNN_ARGS if k in kwargs}
-        return keras.layers.RNN(GateLSTMCell(units, **kwargs), **rnn_args)
-    if kind == "keras":
-        return keras.layers.LSTM(units, **kwargs)
-    raise ValueError(f"cell must be one of 'fused', 'gate', 'keras', got {kind!r}")
+from zoo.layers.factory import lstm_layer
 
 
 def make_lstm(cell, units, init_scale, seed=None, return_sequences=True, stateful=True,

@@ -26,16 +26,14 @@ from keras import ops
 
 import zoo.layers  # noqa: F401  (registers the zoo's layers for load_mirror)
 from zoo.datasets import mirror as data
-
-CELL_KINDS = ("fused", "gate", "keras")
+from zoo.layers.factory import CELLS as CELL_KINDS
+from zoo.layers.factory import lstm_layer
 
 
 def _make_rnn(kind, units, **kwargs):
-    """A sequence-returning LSTM of the kind `kind`, by `zoo.models.lm.lstm_layer`."""
+    """A sequence-returning LSTM of the kind `kind`, by `zoo.layers.factory.lstm_layer`."""
     if kind not in CELL_KINDS:
         raise ValueError(f"`cell` must be one of {CELL_KINDS}, got {kind!r}.")
-    from zoo.models.lm import lstm_layer  # noqa: PLC0415
-
     return lstm_layer(kind, units, return_sequences=True, **kwargs)
 
 

@@ -1,0 +1,41 @@
+"""`lstm_layer`: the one place that maps a cell name to an LSTM layer."""
+
+import keras
+
+from zoo import checks
+from zoo.layers.fused_lstm import FusedLSTM
+from zoo.layers.gate_lstm_cell import GateLSTMCell
+
+#: The cell names `lstm_layer` knows, in the order the docs list them.
+CELLS = ("fused", "gate", "keras")
+
+_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+             "zero_output_for_mask", "name")
+
+
+def lstm_layer(kind, units, **kwargs):
+    """One LSTM layer of the kind `kind`.
+
+    `"fused"` is the zoo's fast `FusedLSTM`, `"gate"` is `keras.layers.RNN(GateLSTMCell)`,
+    `"keras"` is `keras.layers.LSTM` (cuDNN on a GPU). They take the same arguments (those
+    of `keras.layers.LSTM`), share keras.layers.LSTMCell's weight layout, and all expose
+    `.cell` for step-by-step use.
+
+    Args:
+        kind: str, one of `CELLS`.
+        units: int, the hidden size.
+        **kwargs: `keras.layers.LSTM`'s other arguments.
+
+    Returns:
+        A Keras RNN layer.
+
+    Raises:
+        ValueError: `kind` is not one of `CELLS`.
+    """
+    checks.one_of("cell", kind, CELLS)
+    if kind == "fused":
+        return FusedLSTM(units, **kwargs)
+    if kind == "gate":
+        rnn_args = {k: kwargs.pop(k) for k in _RNN_ARGS if k in kwargs}
+        return keras.layers.RNN(GateLSTMCell(units, **kwargs), **rnn_args)
+    return keras.layers.LSTM(units, **kwargs)
