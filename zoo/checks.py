@@ -60,6 +60,20 @@ def non_negative_number(name, value):
     return float(value)
 
 
+def number_in(name, value, low, high, include_low=True, include_high=True):
+    """`value` as a float; `ValueError` unless a number in the interval from `low` to `high`.
+
+    `include_low` / `include_high` say whether the ends belong to it: `number_in("keep_prob",
+    p, 0, 1, include_low=False)` accepts (0, 1].
+    """
+    inside = _is_number(value) and (low <= value if include_low else low < value) and (
+        value <= high if include_high else value < high)
+    if not inside:
+        interval = f"{'[' if include_low else '('}{low:g}, {high:g}{']' if include_high else ')'}"
+        _fail(name, f"a number in {interval}", value)
+    return float(value)
+
+
 def rate(name, value, allow_one=True):
     """`value` as a float; `ValueError` unless in [0, 1] ([0, 1) with `allow_one=False`).
 
