@@ -75,6 +75,6 @@ def test_text8_softmax_bias_starts_at_zero():
 
 
 def test_softmax_bias_init_is_validated():
-    with pytest.raises(ValueError, match="softmax_bias_init must be 'zeros' or 'uniform', "
-                                         "got 'normal'"):
+    with pytest.raises(ValueError, match=r"`softmax_bias_init` must be one of \('zeros', "
+                                         r"'uniform'\)\. Received: softmax_bias_init='normal'"):
         get_config("ptb-small", softmax_bias_init="normal")

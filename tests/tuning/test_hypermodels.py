@@ -26,9 +26,9 @@ def test_space_normalized_to_ranges_choices_and_fixed():
     ({"hidden_size": []}, "hidden_size has no values"),
     ({"hidden_size": {"min": 16, "max": 4}}, "hidden_size range is empty"),
     ({"batch_size": [10, 20]}, "unknown hyperparameter 'batch_size'"),
-    ({"keep_prob": [0.5, 1.5]}, "keep_prob must be in (0, 1]"),
+    ({"keep_prob": [0.5, 1.5]}, "`keep_prob` must be a number in (0, 1]"),
     ({"hidden_size": [8, 12.5]}, "hidden_size takes integers"),
-    ({"cell": ["fused", "lstm"]}, "cell must be one of"),
+    ({"cell": ["fused", "lstm"]}, "`cell` must be one of"),
     ({"learning_rate": {"min": 0.0, "max": 1.0, "sampling": "log"}}, "log sampling needs min"),
     ({"hidden_size": {"min": 4}}, "needs 'min' and 'max'"),
 ])

@@ -4,8 +4,8 @@
 first use, so `train.py --help` and argument errors answer without starting TensorFlow.
 """
 
-from zoo.models.configs import (DEFAULT_MODEL, LMConfig, get_config, list_configs,
-                                register_config)
+from zoo.models.configs import (DEFAULT_MODEL, LMConfig, MirrorConfig, config_from_dict,
+                                get_config, list_configs, register_config)
 
 _LAZY = {"build_lm", "compile_lm", "copy_to_batch", "get_lstm_weights", "lstm_layer",
          "make_lstm", "set_lstm_weights"}
@@ -19,5 +19,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_MODEL", "LMConfig", "get_config", "list_configs", "register_config",
-           *sorted(_LAZY)]
+__all__ = ["DEFAULT_MODEL", "LMConfig", "MirrorConfig", "config_from_dict", "get_config",
+           "list_configs", "register_config", *sorted(_LAZY)]

@@ -1,27 +1,74 @@
-"""Named model configurations: the seeds' recipes as frozen dataclasses.
+"""Named model configurations: the seeds' recipes as frozen dataclasses, in one registry.
 
-Every config carries the hyperparameters of one recipe (the TensorFlow PTB tutorial's
-small/medium/large/test, the seed notebook's PTB variant, the text8 notebook's character
-models, the word-mirror seq2seq). `get_config(name, **overrides)` returns a copy with fields
-replaced and validated, so the CLI and the tuner share one source of truth.
+An `LMConfig` per language-model recipe (the TensorFlow PTB tutorial's, the seed notebook's,
+the text8 notebook's) and a `MirrorConfig` for the word-mirror seq2seq model. `get_config(name,
+**overrides)` returns a validated copy, so the CLI and the tuner share one source of truth;
+`config.with_flags(**flags)` applies command-line flags and refuses those that do not apply.
+Run metadata stores `config.to_dict()`; `config_from_dict(d)` reads either kind back.
 """
 
 import dataclasses
-from typing import Optional
+from typing import ClassVar, Optional
+
+from zoo import checks
 
 CELLS = ("fused", "gate", "keras")
-FAMILIES = ("word", "char", "bigram", "seq2seq")
+FAMILIES = ("word", "char", "bigram")
 SCHEDULES = ("ptb", "notebook", "step", "constant")
 
 
+class _Config:
+    """What `LMConfig` and `MirrorConfig` share: replace, command-line flags, dicts."""
+
+    #: CLI flag dest -> the config field it sets (set by each subclass).
+    FLAG_FIELDS: ClassVar[dict] = {}
+
+    @classmethod
+    def flag_fields(cls):
+        """`{flag dest: field}` of the command-line flags that apply to this kind of model."""
+        return dict(cls.FLAG_FIELDS)
+
+    def replace(self, **overrides):
+        """A copy with fields replaced (None values are ignored), validated."""
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown {type(self).__name__} field(s): "
+                             f"{', '.join(sorted(unknown))}")
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **changes)
+
+    def with_flags(self, **flags):
+        """A copy with the command-line flags (by dest; None = not given) applied.
+
+        Raises:
+            ValueError: a flag that does not apply to this model, naming it and the ones that
+                do, or an invalid value.
+        """
+        fields = self.flag_fields()
+        for flag, value in flags.items():
+            if value is not None and flag not in fields:
+                usable = ", ".join("--" + f.replace("_", "-") for f in fields)
+                raise ValueError(f"--{flag.replace('_', '-')} does not apply to {self.name} "
+                                 f"(a {type(self).__name__}); its flags: {usable}")
+        return self.replace(**{fields[f]: v for f, v in flags.items() if v is not None})
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def _check(self, check, names, optional=False, **kwargs):
+        for name in names:  # frozen: the checked, converted value is stored with object's setattr
+            if not (optional and getattr(self, name) is None):
+                object.__setattr__(self, name, check(name, getattr(self, name), **kwargs))
+
+
 @dataclasses.dataclass(frozen=True)
-class LMConfig:
+class LMConfig(_Config):
     """Hyperparameters of one language-model recipe.
 
     Args:
         name: str, the registry name.
         family: str, one of `"word"` (word ids → Embedding), `"char"` (character ids, one-hot
-            or embedded input), `"bigram"` (character pairs → BigramEmbedding) or `"seq2seq"`.
+            or embedded input) or `"bigram"` (character pairs → BigramEmbedding).
         init_scale: float, every weight is drawn from uniform(−init_scale, init_scale); the LSTM
             biases start at zero, the softmax bias as `softmax_bias_init` says.
         learning_rate: float, the initial SGD learning rate.
@@ -80,38 +127,27 @@ class LMConfig:
     softmax_bias_init: str = "zeros"
     description: str = ""
 
+    FLAG_FIELDS: ClassVar[dict] = {
+        "epochs": "max_max_epoch", "batch_size": "batch_size", "num_steps": "num_steps",
+        "hidden_size": "hidden_size", "num_layers": "num_layers",
+        "learning_rate": "learning_rate", "steps_per_epoch": "steps_per_epoch",
+        "tie_weights": "tie_weights", "cell": "cell",
+    }
+
     def __post_init__(self):
-        positive_ints = (
-            "num_layers", "num_steps", "hidden_size", "max_epoch", "max_max_epoch",
-            "batch_size", "vocab_size",
-        )
-        for field in positive_ints:
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{field} must be a positive integer, got {value!r}")
-        for field in ("embedding_size", "decay_steps", "steps_per_epoch"):
-            value = getattr(self, field)
-            if value is not None and (not isinstance(value, int) or value <= 0):
-                raise ValueError(f"{field} must be a positive integer or None, got {value!r}")
-        for field in ("init_scale", "learning_rate", "max_grad_norm", "lr_decay"):
-            if not getattr(self, field) > 0:
-                raise ValueError(f"{field} must be > 0, got {getattr(self, field)!r}")
-        if not 0.0 < self.keep_prob <= 1.0:
-            raise ValueError(f"keep_prob must be in (0, 1], got {self.keep_prob!r}")
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        self._check(checks.positive_int, ("num_layers", "num_steps", "hidden_size", "max_epoch",
+                                          "max_max_epoch", "batch_size", "vocab_size"))
+        self._check(checks.positive_int, ("embedding_size", "decay_steps", "steps_per_epoch"),
+                    optional=True)
+        self._check(checks.positive_number,
+                    ("init_scale", "learning_rate", "max_grad_norm", "lr_decay"))
+        self._check(checks.number_in, ("keep_prob",), low=0, high=1, include_low=False)
+        for name, choices in (("family", FAMILIES), ("cell", CELLS), ("schedule", SCHEDULES),
+                              ("softmax_bias_init", ("zeros", "uniform")),
+                              ("loss_scale", ("num_steps", "mean"))):
+            checks.one_of(name, getattr(self, name), choices)
         if self.schedule == "step" and self.decay_steps is None:
             raise ValueError("schedule='step' needs decay_steps")
-        if self.softmax_bias_init not in ("zeros", "uniform"):
-            raise ValueError(
-                f"softmax_bias_init must be 'zeros' or 'uniform', got {self.softmax_bias_init!r}"
-            )
-        if self.loss_scale not in ("num_steps", "mean"):
-            raise ValueError(f"loss_scale must be 'num_steps' or 'mean', got {self.loss_scale!r}")
         if self.tie_weights and self.embedding_size not in (None, self.hidden_size):
             raise ValueError(
                 "tie_weights needs embedding_size == hidden_size, got "
@@ -123,128 +159,188 @@ class LMConfig:
         """The dropout rate, 1 − keep_prob."""
         return 1.0 - self.keep_prob
 
-    def replace(self, **overrides):
-        """A copy with fields replaced (None values are ignored), validated."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown config field(s): {', '.join(sorted(unknown))}")
-        changes = {k: v for k, v in overrides.items() if v is not None}
-        return dataclasses.replace(self, **changes)
+    def with_flags(self, **flags):
+        """As `_Config.with_flags`; an `epochs` below `max_epoch` also lowers `max_epoch`."""
+        config = super().with_flags(**flags)
+        if config.max_epoch > config.max_max_epoch:
+            config = config.replace(max_epoch=config.max_max_epoch)
+        return config
+
+
+@dataclasses.dataclass(frozen=True)
+class MirrorConfig(_Config):
+    """Hyperparameters of one word-mirror seq2seq run (`zoo.models.mirror`): the preset is
+    `mirror-seq2seq`, the defaults are `build_mirror_model`'s and `train_mirror`'s.
+
+    Args:
+        name: str, the registry name. Defaults to `"mirror"`.
+        epochs: int, training epochs. Defaults to `10`.
+        batch_size: int, sentences per batch. Defaults to `64`.
+        cell: str, `"fused"`, `"gate"` or `"keras"` (as `LMConfig.cell`). Defaults to `"fused"`.
+        units: int, LSTM units of the decoder and of each encoder direction. Defaults to `128`.
+        embedding_dim: int, character embedding size. Defaults to `32`.
+        encoder_layers: int, stacked bidirectional encoder layers. Defaults to `2`.
+        dropout: float in [0, 1), dropout on the cells' inputs. Defaults to `0.0`.
+        learning_rate: float, the Adam learning rate. Defaults to `3e-3`.
+        clipnorm: float, the global gradient-norm clip. Defaults to `1.0`.
+        max_words: int, the most words in a training sentence. Defaults to `10`
+            (`zoo.datasets.mirror.DEFAULT_MAX_WORDS`).
+        max_length: int, the longest sentence in characters the model accepts. Defaults to
+            `100` (`zoo.datasets.mirror.DEFAULT_MAX_LENGTH`).
+        augment: int, extra random-length splits of the training text. Defaults to `2`.
+        random_words: int, random letter-string words added to the training sentences.
+            Defaults to `0`.
+        description: str, one line for `--list-models`.
+    """
+
+    name: str = "mirror"
+    epochs: int = 10
+    batch_size: int = 64
+    cell: str = "fused"
+    units: int = 128
+    embedding_dim: int = 32
+    encoder_layers: int = 2
+    dropout: float = 0.0
+    learning_rate: float = 3e-3
+    clipnorm: float = 1.0
+    max_words: int = 10
+    max_length: int = 100
+    augment: int = 2
+    random_words: int = 0
+    description: str = ""
+
+    #: The model family, as `LMConfig.family` (run metadata's `kind`).
+    family: ClassVar[str] = "seq2seq"
+    FLAG_FIELDS: ClassVar[dict] = {
+        "epochs": "epochs", "batch_size": "batch_size", "hidden_size": "units",
+        "num_layers": "encoder_layers", "learning_rate": "learning_rate", "cell": "cell",
+    }
+
+    def __post_init__(self):
+        self._check(checks.positive_int, ("epochs", "batch_size", "units", "embedding_dim",
+                                          "encoder_layers", "max_words", "max_length"))
+        self._check(checks.non_negative_int, ("augment", "random_words"))
+        self._check(checks.positive_number, ("learning_rate", "clipnorm"))
+        self._check(checks.rate, ("dropout",), allow_one=False)
+        checks.one_of("cell", self.cell, CELLS)
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        """The fields and `"kind": "seq2seq"`, which tells `config_from_dict` the class."""
+        return {**super().to_dict(), "kind": self.family}
 
 
-def _ptb(name, description, **kw):
-    # The tutorial's variable scope draws every variable it does not initialise itself
-    # (embedding, LSTM kernels, softmax_w and softmax_b) uniform in ±init_scale; its LSTM
-    # cells (BasicLSTMCell, LSTMBlockCell) start their biases at zero.
-    return LMConfig(name=name, family="word", description=description,
-                    softmax_bias_init="uniform", **kw)
+def config_from_dict(d):
+    """The `LMConfig` or `MirrorConfig` of a `to_dict()` (e.g. a run's `zoo_meta.json`).
+
+    A dict with `"kind": "seq2seq"`, or without `"family"` (every LMConfig dict has one), is a
+    MirrorConfig's; an LMConfig-shaped dict with `"family": "seq2seq"` (how mirror runs were
+    recorded before MirrorConfig) becomes the MirrorConfig it described; any other dict is an
+    LMConfig's.
+
+    Raises:
+        ValueError: unknown fields or invalid values.
+    """
+    d = dict(d)
+    if d.get("family") == "seq2seq":  # old mirror metadata: LMConfig fields, trained augment=1
+        d = {new: d[old] for old, new in _OLD_MIRROR_FIELDS.items() if d.get(old) is not None}
+        d["augment"] = 1
+    cls = MirrorConfig if d.pop("kind", None) == "seq2seq" or "family" not in d else LMConfig
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
+    return cls(**d)
 
 
-# The TensorFlow PTB tutorial's configs (ptb_word_lm.py), field for field.
-_REGISTRY = {
-    c.name: c
-    for c in [
-        _ptb(
-            "ptb-small", "PTB tutorial small: 2x200, 20 steps, 13 epochs, no dropout",
-            init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, num_steps=20,
-            hidden_size=200, max_epoch=4, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
-            batch_size=20,
-        ),
-        _ptb(
-            "ptb-medium", "PTB tutorial medium: 2x650, 35 steps, 39 epochs, dropout 0.5",
-            init_scale=0.05, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, num_steps=35,
-            hidden_size=650, max_epoch=6, max_max_epoch=39, keep_prob=0.5, lr_decay=0.8,
-            batch_size=20,
-        ),
-        _ptb(
-            "ptb-large", "PTB tutorial large: 2x1500, 35 steps, 55 epochs, dropout 0.65",
-            init_scale=0.04, learning_rate=1.0, max_grad_norm=10.0, num_layers=2, num_steps=35,
-            hidden_size=1500, max_epoch=14, max_max_epoch=55, keep_prob=0.35,
-            lr_decay=1 / 1.15, batch_size=20,
-        ),
-        _ptb(
-            "ptb-test", "PTB tutorial test: 1x2, 2 steps, 1 epoch (a smoke test)",
-            init_scale=0.1, learning_rate=1.0, max_grad_norm=1.0, num_layers=1, num_steps=2,
-            hidden_size=2, max_epoch=1, max_max_epoch=1, keep_prob=1.0, lr_decay=0.5,
-            batch_size=20,
-        ),
-        _ptb(
-            "ptb-notebook",
-            "the seed notebook's PTB variant: 2x200, batch 30, lr x decay at epoch 2, then linear",
-            init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, num_steps=20,
-            hidden_size=200, max_epoch=1, max_max_epoch=13, keep_prob=1.0, lr_decay=0.5,
-            batch_size=30, schedule="notebook",
-        ),
-        # The text8 notebook: one LSTM of 64 units over one-hot characters, 10 unrollings,
-        # batch 64, SGD lr 10 decayed x0.1 every 5000 steps, clip 1.25, 7001 steps logged
-        # every 100. Its loss is the mean over all tokens (no num_steps scale).
-        LMConfig(
-            name="text8-char", family="char",
-            description="text8 notebook: 1x64 LSTM on one-hot characters, 10 unrollings",
-            init_scale=0.1, learning_rate=10.0, max_grad_norm=1.25, num_layers=1,
-            num_steps=10, hidden_size=64, max_epoch=1, max_max_epoch=7, keep_prob=1.0,
-            lr_decay=0.1, batch_size=64, vocab_size=27, schedule="step", decay_steps=5000,
-            steps_per_epoch=1000, loss_scale="mean",
-        ),
-        LMConfig(
-            name="text8-embed", family="char",
-            description="text8 notebook, embedded: 128-d character embedding into 1x64 LSTM",
-            init_scale=0.1, learning_rate=10.0, max_grad_norm=1.25, num_layers=1,
-            num_steps=10, hidden_size=64, max_epoch=1, max_max_epoch=7, keep_prob=1.0,
-            lr_decay=0.1, batch_size=64, vocab_size=27, embedding_size=128, schedule="step",
-            decay_steps=5000, steps_per_epoch=1000, loss_scale="mean",
-        ),
-        LMConfig(
-            name="text8-bigram", family="bigram",
-            description="text8 notebook, bigram: BigramEmbedding 128 + dropout into 1x64 LSTM",
-            init_scale=0.1, learning_rate=10.0, max_grad_norm=1.25, num_layers=1,
-            num_steps=10, hidden_size=64, max_epoch=1, max_max_epoch=7, keep_prob=0.9,
-            lr_decay=0.1, batch_size=64, vocab_size=27, embedding_size=128, schedule="step",
-            decay_steps=5000, steps_per_epoch=1000, loss_scale="mean",
-        ),
-        # The default of `python train.py`: the small recipe sized for the generated corpus on
-        # a 2-core CPU (a few minutes); see README "Results".
-        _ptb(
-            "synthetic-small",
-            "default: 2x200 word LSTM sized for the generated offline corpus",
-            init_scale=0.1, learning_rate=1.0, max_grad_norm=5.0, num_layers=2, num_steps=20,
-            hidden_size=200, max_epoch=4, max_max_epoch=6, keep_prob=1.0, lr_decay=0.5,
-            batch_size=20,
-        ),
-        # The text8 notebook's unsolved exercise: a character encoder-decoder that mirrors every
-        # word of a sentence (zoo.models.mirror). hidden_size = LSTM units, embedding_size = the
-        # character embedding, num_layers = bidirectional encoder layers; Adam with clip-norm.
-        LMConfig(
-            name="mirror-seq2seq", family="seq2seq",
-            description="word mirror: char encoder-decoder with attention (text8 exercise)",
-            learning_rate=3e-3, max_grad_norm=1.0, num_layers=1, hidden_size=192,
-            embedding_size=32, max_epoch=1, max_max_epoch=4, batch_size=64, vocab_size=30,
-            num_steps=100, schedule="constant", loss_scale="mean",
-        ),
-    ]
-}
+_OLD_MIRROR_FIELDS = {"name": "name", "description": "description", "max_max_epoch": "epochs",
+                      "batch_size": "batch_size", "cell": "cell", "hidden_size": "units",
+                      "embedding_size": "embedding_dim", "num_layers": "encoder_layers",
+                      "learning_rate": "learning_rate", "max_grad_norm": "clipnorm"}
+
+
+# The TensorFlow PTB tutorial's configs (ptb_word_lm.py), field for field, and the two PTB-style
+# variants. The tutorial's variable scope draws every variable it does not initialise itself
+# (embedding, LSTM kernels, softmax_w and softmax_b) uniform in ±init_scale; its LSTM cells
+# (BasicLSTMCell, LSTMBlockCell) start their biases at zero: softmax_bias_init="uniform".
+_PTB_COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_steps",
+                "hidden_size", "max_epoch", "max_max_epoch", "keep_prob", "lr_decay",
+                "batch_size")
+_PTB_TABLE = [
+    # name, init, lr, clip, layers, steps, hidden, max_epoch, epochs, keep, decay, batch
+    ("ptb-small", 0.1, 1.0, 5.0, 2, 20, 200, 4, 13, 1.0, 0.5, 20,
+     "PTB tutorial small: 2x200, 20 steps, 13 epochs, no dropout"),
+    ("ptb-medium", 0.05, 1.0, 5.0, 2, 35, 650, 6, 39, 0.5, 0.8, 20,
+     "PTB tutorial medium: 2x650, 35 steps, 39 epochs, dropout 0.5"),
+    ("ptb-large", 0.04, 1.0, 10.0, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20,
+     "PTB tutorial large: 2x1500, 35 steps, 55 epochs, dropout 0.65"),
+    ("ptb-test", 0.1, 1.0, 1.0, 1, 2, 2, 1, 1, 1.0, 0.5, 20,
+     "PTB tutorial test: 1x2, 2 steps, 1 epoch (a smoke test)"),
+    ("ptb-notebook", 0.1, 1.0, 5.0, 2, 20, 200, 1, 13, 1.0, 0.5, 30,
+     "the seed notebook's PTB variant: 2x200, batch 30, lr x decay at epoch 2, then linear"),
+]
+# The default of `python train.py`: the small recipe sized for the generated corpus on a
+# 2-core CPU (a few minutes); see README "Results".
+_SYNTHETIC_SMALL = ("synthetic-small", 0.1, 1.0, 5.0, 2, 20, 200, 4, 6, 1.0, 0.5, 20,
+                    "default: 2x200 word LSTM sized for the generated offline corpus")
+
+# The text8 notebook: one LSTM of 64 units over one-hot characters, 10 unrollings, batch 64,
+# SGD lr 10 decayed x0.1 every 5000 steps, clip 1.25, 7001 steps logged every 100. Its loss is
+# the mean over all tokens (no num_steps scale).
+_TEXT8 = dict(init_scale=0.1, learning_rate=10.0, max_grad_norm=1.25, num_layers=1,
+              num_steps=10, hidden_size=64, max_epoch=1, max_max_epoch=7, keep_prob=1.0,
+              lr_decay=0.1, batch_size=64, vocab_size=27, schedule="step", decay_steps=5000,
+              steps_per_epoch=1000, loss_scale="mean")
+
+
+def _ptb(name, *values):
+    *values, description = values
+    schedule = "notebook" if name == "ptb-notebook" else "ptb"
+    return LMConfig(name=name, family="word", description=description, schedule=schedule,
+                    softmax_bias_init="uniform", **dict(zip(_PTB_COLUMNS, values)))
+
+
+def _presets():
+    yield from (_ptb(*row) for row in _PTB_TABLE)
+    yield LMConfig(name="text8-char", family="char", **_TEXT8,
+                   description="text8 notebook: 1x64 LSTM on one-hot characters, 10 unrollings")
+    yield LMConfig(name="text8-embed", family="char", **{**_TEXT8, "embedding_size": 128},
+                   description="text8 notebook, embedded: 128-d character embedding into 1x64 "
+                               "LSTM")
+    yield LMConfig(name="text8-bigram", family="bigram",
+                   **{**_TEXT8, "embedding_size": 128, "keep_prob": 0.9},
+                   description="text8 notebook, bigram: BigramEmbedding 128 + dropout into "
+                               "1x64 LSTM")
+    yield _ptb(*_SYNTHETIC_SMALL)
+    # The text8 notebook's unsolved exercise: a character encoder-decoder that mirrors every
+    # word of a sentence (zoo.models.mirror); Adam with clip-norm.
+    yield MirrorConfig(name="mirror-seq2seq", epochs=4, batch_size=64, units=192,
+                       embedding_dim=32, encoder_layers=1, learning_rate=3e-3, clipnorm=1.0,
+                       augment=1, description="word mirror: char encoder-decoder with "
+                                              "attention (text8 exercise)")
+
+
+_REGISTRY = {c.name: c for c in _presets()}
 
 DEFAULT_MODEL = "synthetic-small"
 
 
 def list_configs():
-    """Names of every registered config, in registry order."""
+    """Names of every registered config (LMConfig and MirrorConfig), in registry order."""
     return list(_REGISTRY)
 
 
 def register_config(config):
-    """Add (or replace) a named config; returns it."""
-    if not isinstance(config, LMConfig):
-        raise TypeError(f"expected an LMConfig, got {type(config).__name__}")
+    """Add (or replace) a named config, an `LMConfig` or a `MirrorConfig`; returns it."""
+    if not isinstance(config, (LMConfig, MirrorConfig)):
+        raise TypeError(f"expected an LMConfig or a MirrorConfig, got {type(config).__name__}")
     _REGISTRY[config.name] = config
     return config
 
 
 def get_config(name, **overrides):
-    """The registered config `name`, with `overrides` applied (None values ignored).
+    """The registered config `name` (an LMConfig or a MirrorConfig), with `overrides` applied.
+
+    `overrides` are the config's own fields (None values ignored); for command-line flags use
+    `get_config(name).with_flags(**flags)`.
 
     Raises:
         ValueError: unknown name (the message lists the known ones) or invalid overrides.

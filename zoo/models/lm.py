@@ -18,8 +18,10 @@ function from the same weights.
 import keras
 import numpy as np
 
-from zoo.layers import BigramEmbedding, FusedLSTM, GateLSTMCell, fused_to_gate_weights
+from zoo import checks
+from zoo.layers import BigramEmbedding, GateLSTMCell, fused_to_gate_weights
 from zoo.layers.factory import lstm_layer
+from zoo.models.configs import LMConfig
 
 
 def make_lstm(cell, units, init_scale, seed=None, return_sequences=True, stateful=True,
@@ -56,13 +58,13 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
         keras.Model mapping int ids `(batch, input_length)` to float32 logits
         `(batch, num_steps, vocab_size)`.
     """
-    if config.family == "seq2seq":
-        raise ValueError(f"{config.name} is a seq2seq model; build it with zoo.models.mirror")
-    vocab_size = config.vocab_size if vocab_size is None else int(vocab_size)
-    batch_size = config.batch_size if batch_size is None else int(batch_size)
-    if vocab_size <= 0 or batch_size <= 0:
-        raise ValueError(f"vocab_size and batch_size must be positive, got {vocab_size}, "
-                         f"{batch_size}")
+    if not isinstance(config, LMConfig):
+        raise ValueError(f"{config.name} is a {type(config).__name__}, not a language model; "
+                         "build it with zoo.models.mirror.build_mirror_model")
+    vocab_size = checks.positive_int(
+        "vocab_size", config.vocab_size if vocab_size is None else vocab_size)
+    batch_size = checks.positive_int(
+        "batch_size", config.batch_size if batch_size is None else batch_size)
     s = config.init_scale
     seeds = iter(range(0 if seed is None else seed * 1000, 10**9))
 
