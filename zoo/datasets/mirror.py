@@ -3,15 +3,14 @@
 Every word of a text8-style sentence (lowercase `a`–`z` and single spaces) is
 written backwards: `"the quick brown fox"` → `"eht kciuq nworb xof"`.
 
-This module turns raw text into such sentences, encodes them with a tiny
-character vocabulary and builds the tf.data pipeline the model trains on:
+This module encodes such sentences with a tiny character vocabulary and builds
+the tf.data pipeline the model trains on; `zoo.datasets.mirror_text` makes the
+sentences from raw text (`normalize`, `split_sentences`, `mirror_splits`), and its
+names are importable from here too:
 
-- `normalize(text)`: the documented text8-style normalisation (lowercase, every
-  character outside `a`–`z` becomes a space, runs of spaces collapse).
 - `check_sentence(sentence, max_length)`: the strict check used at inference:
   one clear `ValueError` for characters outside `a`–`z`/space or for a sentence
   longer than the model's trained maximum (the limit is in the message).
-- `split_sentences(text, max_words)`: lines → sentences of at most `max_words` words.
 - `make_dataset(sentences, batch_size, max_length)`: a `tf.data.Dataset` of
   `((encoder_ids, decoder_input_ids), decoder_target_ids)`, zero-padded per batch.
   Id 0 is padding; the model's embeddings use `mask_zero=True`, so padded steps
@@ -20,10 +19,19 @@ character vocabulary and builds the tf.data pipeline the model trains on:
 TensorFlow is imported only by `make_dataset`.
 """
 
-import os
 import re
 
 import numpy as np
+
+from zoo import checks
+from zoo.datasets.mirror_text import (DEFAULT_MAX_LENGTH, DEFAULT_MAX_WORDS, MirrorSplits,
+                                      mirror_splits, normalize, offline_text, random_word_text,
+                                      read_text, sentences_from, split_sentences)
+
+__all__ = ["ALPHABET", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_WORDS", "END", "PAD", "START",
+           "SPECIAL_TOKENS", "VOCAB_SIZE", "MirrorSplits", "check_sentence", "decode", "encode",
+           "encode_pairs", "make_dataset", "mirror_splits", "mirror_words", "normalize",
+           "offline_text", "random_word_text", "read_text", "sentences_from", "split_sentences"]
 
 PAD, START, END = 0, 1, 2
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")
@@ -32,11 +40,7 @@ VOCAB_SIZE = len(SPECIAL_TOKENS) + len(ALPHABET)  # 30
 
 _CHAR_TO_ID = {c: i + len(SPECIAL_TOKENS) for i, c in enumerate(ALPHABET)}
 _ID_TO_CHAR = {i: c for c, i in _CHAR_TO_ID.items()}
-_NOT_TEXT8 = re.compile(r"[^a-z]+")
 _BAD_CHARS = re.compile(r"[^a-z ]")
-
-DEFAULT_MAX_WORDS = 10
-DEFAULT_MAX_LENGTH = 100
 
 
 def mirror_words(sentence):
@@ -49,27 +53,6 @@ def mirror_words(sentence):
         The mirrored sentence, e.g. `"the quick brown fox"` → `"eht kciuq nworb xof"`.
     """
     return " ".join(word[::-1] for word in sentence.split(" "))
-
-
-def normalize(text):
-    """Maps any text to text8 style: the documented normalisation.
-
-    Lowercases, replaces every run of characters outside `a`–`z` (digits,
-    punctuation, `<unk>`'s brackets, newlines, accented letters...) by one space
-    and strips the ends, exactly as the text8 corpus was made. PTB's `<unk>`
-    becomes `unk` and its number token `N` becomes `n`.
-
-    Args:
-        text: str, any text.
-
-    Returns:
-        str of lowercase `a`–`z` words separated by single spaces.
-
-    Example:
-    >>> normalize("The  <unk> cost $N, isn't it?")
-    'the unk cost n isn t it'
-    """
-    return _NOT_TEXT8.sub(" ", text.lower()).strip()
 
 
 def check_sentence(sentence, max_length=None):
@@ -126,95 +109,6 @@ def decode(ids):
         if i in _ID_TO_CHAR:
             chars.append(_ID_TO_CHAR[i])
     return "".join(chars)
-
-
-def split_sentences(text, max_words=DEFAULT_MAX_WORDS, random_lengths=False, seed=None):
-    """Splits text into text8-style sentences of at most `max_words` words.
-
-    Each line is normalised with `normalize()` and cut into consecutive pieces;
-    pieces never cross a line boundary. With `random_lengths`, piece lengths are
-    drawn uniformly from 1..`max_words` (a cheap augmentation: another seed gives
-    other sentences from the same text).
-
-    Args:
-        text: str (the text itself) or a list of lines.
-        max_words: int, the most words in a sentence. Defaults to `10`.
-        random_lengths: bool, draw piece lengths at random. Defaults to `False`.
-        seed: int or None, seed for `random_lengths`.
-
-    Returns:
-        list of str.
-
-    Example:
-    >>> split_sentences("A b c d e\\nf", max_words=2)
-    ['a b', 'c d', 'e', 'f']
-    """
-    if max_words < 1:
-        raise ValueError(f"`max_words` must be >= 1, got {max_words}.")
-    lines = text.splitlines() if isinstance(text, str) else list(text)
-    rng = np.random.default_rng(seed)
-    sentences = []
-    for line in lines:
-        words = normalize(line).split()
-        i = 0
-        while i < len(words):
-            n = int(rng.integers(1, max_words + 1)) if random_lengths else max_words
-            sentences.append(" ".join(words[i : i + n]))
-            i += n
-    return sentences
-
-
-def read_text(path):
-    """Reads a text file (e.g. `ptb.valid.txt`) as one str."""
-    with open(os.fspath(path), encoding="utf-8-sig") as f:  # drops a byte-order mark
-        return f.read()
-
-
-def random_word_text(num_words, seed=None, words_per_line=20):
-    """Offline corpus of random letter strings with English-like word lengths.
-
-    Letters follow English letter frequencies, lengths 1..14 follow roughly the
-    length distribution of PTB words, so every mirror pattern (short, long,
-    palindromic, repeated letters) appears.
-
-    Args:
-        num_words: int, how many words.
-        seed: int or None, the random seed.
-        words_per_line: int, words per line of the returned text.
-
-    Returns:
-        str of lines of words.
-    """
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    freq = np.array([8.2, 1.5, 2.8, 4.3, 12.7, 2.2, 2.0, 6.1, 7.0, 0.2, 0.8, 4.0, 2.4,
-                     6.7, 7.5, 1.9, 0.1, 6.0, 6.3, 9.1, 2.8, 1.0, 2.4, 0.2, 2.0, 0.1])
-    lengths = np.arange(1, 15)
-    length_p = np.array([3, 17, 20, 16, 11, 9, 8, 6, 4, 3, 1.5, 1, 0.3, 0.2])
-    n = rng.choice(lengths, size=num_words, p=length_p / length_p.sum())
-    chars = rng.choice(letters, size=int(n.sum()), p=freq / freq.sum())
-    words, pos = [], 0
-    for k in n:
-        words.append("".join(chars[pos : pos + k]))
-        pos += k
-    return "\n".join(
-        " ".join(words[i : i + words_per_line]) for i in range(0, len(words), words_per_line)
-    )
-
-
-def offline_text(num_words=60000, seed=0):
-    """The offline default training text.
-
-    The zoo's generated corpus (`zoo.datasets.synthetic`) when it offers a
-    `generate_text(num_words, seed)` function, else `random_word_text`.
-    """
-    try:
-        from zoo.datasets import synthetic  # noqa: PLC0415
-
-        generate = getattr(synthetic, "generate_text")
-    except (ImportError, AttributeError):
-        return random_word_text(num_words, seed=seed)
-    return generate(num_words, seed=seed)
 
 
 def encode_pairs(sentences, max_length=DEFAULT_MAX_LENGTH):
@@ -278,8 +172,7 @@ def make_dataset(
     """
     import tensorflow as tf  # noqa: PLC0415
 
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
+    batch_size = checks.positive_int("batch_size", batch_size)
     if not sentences:
         raise ValueError("`sentences` is empty.")
     enc, dec_in, dec_out, lengths = encode_pairs(sentences, max_length)
