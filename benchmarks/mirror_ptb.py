@@ -17,13 +17,12 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from zoo.datasets.corpus import shared_data_dir  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=os.environ.get(
-        "ZOO_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
+    parser.add_argument("--data", default=shared_data_dir())
     parser.add_argument("--output-dir", default="runs/mirror-ptb")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--max-minutes", type=float, default=16.0)
@@ -35,17 +34,19 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from zoo.datasets.ptb import MINI_PTB_VALID_LINES  # noqa: PLC0415
+    from zoo.datasets import mirror as data  # noqa: PLC0415
+    from zoo.datasets.ptb import mini_ptb_split  # noqa: PLC0415
+    from zoo.experiments.train_mirror import train_mirror  # noqa: PLC0415
     from zoo.models import mirror  # noqa: PLC0415
 
     ptb = pathlib.Path(args.data) / "ptb"
-    test_lines = (ptb / "ptb.test.txt").read_text().splitlines()
+    valid_lines, test_lines = mini_ptb_split(data.read_text(ptb / "ptb.test.txt").splitlines())
     start = time.perf_counter()
-    result = mirror.train_mirror(
+    result = train_mirror(
         args.output_dir,
         text=str(ptb / "ptb.valid.txt"),
-        valid_text="\n".join(test_lines[:MINI_PTB_VALID_LINES]),
-        test_text="\n".join(test_lines[MINI_PTB_VALID_LINES:]),
+        valid_text="\n".join(valid_lines),
+        test_text="\n".join(test_lines),
         epochs=args.epochs,
         batch_size=args.batch_size,
         cell=args.cell,
@@ -57,8 +58,8 @@ def main(argv=None):
         verbose=2,
     )
     model = mirror.load_mirror(result["checkpoint"])
-    test = mirror.data.split_sentences("\n".join(test_lines[MINI_PTB_VALID_LINES:]), 10)
-    train_set = set(mirror.data.split_sentences((ptb / "ptb.valid.txt").read_text(), 10))
+    test = data.split_sentences("\n".join(test_lines), 10)
+    train_set = set(data.split_sentences(data.read_text(ptb / "ptb.valid.txt"), 10))
     test = [s for s in test if s not in train_set and len(s) <= model.max_length]
     beam = mirror.evaluate_mirror(model, test, beam_width=4)
     result.update({f"test_beam4_{k}": v for k, v in beam.items()})

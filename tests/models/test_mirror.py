@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from zoo.datasets import mirror as data
+from zoo.experiments.train_mirror import train_mirror
 from zoo.models import mirror
 
 TINY = dict(units=32, embedding_dim=16, encoder_layers=1, max_length=12)
@@ -121,7 +122,7 @@ def test_bad_input_is_refused_with_clear_errors():
 
 def test_train_mirror_writes_checkpoints_and_reports(tmp_path):
     text = "\n".join(short_sentences(300, seed=4))
-    result = mirror.train_mirror(
+    result = train_mirror(
         str(tmp_path), text=text, epochs=1, batch_size=32, units=8, embedding_dim=8,
         encoder_layers=1, max_words=2, max_length=12, augment=0, verbose=0, cell="fused")
     for name in ("best.keras", "last.keras", "log.csv", "metrics.csv"):
