@@ -20,6 +20,43 @@ def test_normalize_is_the_documented_text8_mapping():
     assert data.normalize("!!!") == ""
 
 
+def test_normalize_is_the_one_text8_normaliser():
+    from zoo.datasets.text8 import to_text8
+
+    texts = ["", "  ", "Hello, World!", "ÀÉÎõü ß café", "tab\tand\r\nnewlines\n",
+             "<unk> N N <eos>", "MiXeD123case_under-score", "\u00a0nbsp\u2003em space",
+             "a" * 50 + "!?" + "B" * 3, "日本語 text", "already text eight"]
+    rng = np.random.default_rng(0)
+    alphabet = list("abcXYZ 09!,.\n\té-_<>")
+    texts += ["".join(rng.choice(alphabet, size=int(rng.integers(0, 40)))) for _ in range(200)]
+    for text in texts:
+        got = data.normalize(text)
+        assert got == to_text8(text), text
+        # Independently: lowercase a-z words, everything else a separator.
+        words = "".join(c if "a" <= c <= "z" else " " for c in text.lower()).split()
+        assert got == " ".join(words), text
+
+
+def test_mirror_splits_hold_out_and_keep_seen_sentences_out_of_test():
+    text = data.random_word_text(600, seed=5)
+    sentences = data.split_sentences(text, max_words=3)
+    plain = data.mirror_splits(text, max_words=3, augment=0, seed=1)
+    assert len(plain.valid) == len(sentences) // 10  # 10% held out
+    assert sorted(plain.train + plain.valid) == sorted(sentences)
+    assert set(plain.test) <= set(plain.valid) and not set(plain.test) & set(plain.train)
+    assert plain.removed == len(plain.valid) - len(plain.test)
+    augmented = data.mirror_splits(text, max_words=3, augment=2, seed=1)
+    assert augmented.valid == plain.valid and len(augmented.train) > len(plain.train)
+    assert not (set(augmented.train) - set(plain.train)) & set(plain.valid)
+    lines = text.splitlines()
+    given = data.mirror_splits("\n".join(lines[:20]), "\n".join(lines[20:25]),
+                               "\n".join(lines[25:]), max_words=3, max_length=12, augment=0)
+    assert given.train == [s for s in data.split_sentences(lines[:20], 3) if len(s) <= 12]
+    assert given.valid == [s for s in data.split_sentences(lines[20:25], 3) if len(s) <= 12]
+    assert all(len(s) <= 12 for s in given.train + given.valid + given.test)
+    assert given.test and not set(given.test) & set(given.train)
+
+
 def test_check_sentence_refuses_bad_characters_with_one_clear_error():
     with pytest.raises(ValueError, match=r"only lowercase a-z and spaces; found \['!', 'H'\]"):
         data.check_sentence("Hello world!")

@@ -20,7 +20,7 @@ SCHEDULES = ("ptb", "notebook", "step", "constant")
 class _Config:
     """What `LMConfig` and `MirrorConfig` share: replace, command-line flags, dicts."""
 
-    #: CLI flag dest -> the config field it sets (set by each subclass).
+    #: CLI flag dest -> the config field it sets; and `_A_KIND`, the class in words.
     FLAG_FIELDS: ClassVar[dict] = {}
 
     @classmethod
@@ -49,7 +49,7 @@ class _Config:
             if value is not None and flag not in fields:
                 usable = ", ".join("--" + f.replace("_", "-") for f in fields)
                 raise ValueError(f"--{flag.replace('_', '-')} does not apply to {self.name} "
-                                 f"(a {type(self).__name__}); its flags: {usable}")
+                                 f"({self._A_KIND}); its flags: {usable}")
         return self.replace(**{fields[f]: v for f, v in flags.items() if v is not None})
 
     def to_dict(self):
@@ -127,6 +127,7 @@ class LMConfig(_Config):
     softmax_bias_init: str = "zeros"
     description: str = ""
 
+    _A_KIND: ClassVar[str] = "an LMConfig"
     FLAG_FIELDS: ClassVar[dict] = {
         "epochs": "max_max_epoch", "batch_size": "batch_size", "num_steps": "num_steps",
         "hidden_size": "hidden_size", "num_layers": "num_layers",
@@ -149,10 +150,8 @@ class LMConfig(_Config):
         if self.schedule == "step" and self.decay_steps is None:
             raise ValueError("schedule='step' needs decay_steps")
         if self.tie_weights and self.embedding_size not in (None, self.hidden_size):
-            raise ValueError(
-                "tie_weights needs embedding_size == hidden_size, got "
-                f"{self.embedding_size} and {self.hidden_size}"
-            )
+            raise ValueError("tie_weights needs embedding_size == hidden_size, got "
+                             f"{self.embedding_size} and {self.hidden_size}")
 
     @property
     def dropout(self):
@@ -211,6 +210,7 @@ class MirrorConfig(_Config):
 
     #: The model family, as `LMConfig.family` (run metadata's `kind`).
     family: ClassVar[str] = "seq2seq"
+    _A_KIND: ClassVar[str] = "a MirrorConfig"
     FLAG_FIELDS: ClassVar[dict] = {
         "epochs": "epochs", "batch_size": "batch_size", "hidden_size": "units",
         "num_layers": "encoder_layers", "learning_rate": "learning_rate", "cell": "cell",
