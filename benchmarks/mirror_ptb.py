@@ -36,6 +36,7 @@ def main(argv=None):
 
     from zoo.datasets import mirror as data  # noqa: PLC0415
     from zoo.datasets.ptb import mini_ptb_split  # noqa: PLC0415
+    from zoo.experiments.mirror_eval import evaluate_mirror  # noqa: PLC0415
     from zoo.experiments.train_mirror import train_mirror  # noqa: PLC0415
     from zoo.models import mirror  # noqa: PLC0415
 
@@ -61,7 +62,7 @@ def main(argv=None):
     test = data.split_sentences("\n".join(test_lines), 10)
     train_set = set(data.split_sentences(data.read_text(ptb / "ptb.valid.txt"), 10))
     test = [s for s in test if s not in train_set and len(s) <= model.max_length]
-    beam = mirror.evaluate_mirror(model, test, beam_width=4)
+    beam = evaluate_mirror(model, test, beam_width=4)
     result.update({f"test_beam4_{k}": v for k, v in beam.items()})
     result["total_seconds"] = time.perf_counter() - start
     result["args"] = vars(args)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from zoo.datasets import mirror as data
+from zoo.experiments.mirror_eval import evaluate_mirror, mirror_sentence, mirror_sentences
 from zoo.experiments.train_mirror import train_mirror
 from zoo.models import mirror
 
@@ -42,14 +43,14 @@ def test_tiny_model_beats_copy_baseline(trained):
     model, history = trained
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     test = short_sentences(200, seed=1)
-    metrics = mirror.evaluate_mirror(model, test)
+    metrics = evaluate_mirror(model, test)
     # The baseline, computed independently: predict the input unchanged.
     copy = np.mean([w == w[::-1] for s in test for w in s.split()])
     assert metrics["copy_word_accuracy"] == pytest.approx(copy)
     assert metrics["word_accuracy"] > copy + 0.2, metrics
     assert metrics["sentence_accuracy"] > metrics["copy_sentence_accuracy"], metrics
     # The reported accuracy agrees with a direct decode.
-    predictions = mirror.mirror_sentences(model, test)
+    predictions = mirror_sentences(model, test)
     direct = np.mean([p == data.mirror_words(s) for s, p in zip(test, predictions)])
     assert metrics["sentence_accuracy"] == pytest.approx(direct)
 
@@ -57,8 +58,8 @@ def test_tiny_model_beats_copy_baseline(trained):
 def test_beam_search_scores_at_least_greedy_and_width_one_is_greedy(trained):
     model, _ = trained
     test = short_sentences(40, seed=2)
-    greedy = mirror.mirror_sentences(model, test, beam_width=1)
-    beam = mirror.mirror_sentences(model, test, beam_width=3)
+    greedy = mirror_sentences(model, test, beam_width=1)
+    beam = mirror_sentences(model, test, beam_width=3)
     assert len(beam) == len(test) and all(isinstance(b, str) for b in beam)
     enc = data.encode_pairs(test, 12)[0][:, :7]
     np.testing.assert_array_equal(model._beam(enc, 1)[:, :4], model._greedy(enc)[:, :4])
@@ -84,9 +85,9 @@ def test_keras_round_trip_decodes_identically(trained, tmp_path):
     assert isinstance(loaded, mirror.MirrorSeq2Seq)
     assert loaded.get_config() == model.get_config()
     test = short_sentences(30, seed=3)
-    assert mirror.mirror_sentences(loaded, test) == mirror.mirror_sentences(model, test)
-    assert (mirror.mirror_sentences(loaded, test, beam_width=2)
-            == mirror.mirror_sentences(model, test, beam_width=2))
+    assert mirror_sentences(loaded, test) == mirror_sentences(model, test)
+    assert (mirror_sentences(loaded, test, beam_width=2)
+            == mirror_sentences(model, test, beam_width=2))
     enc, dec_in, _, _ = data.encode_pairs(test, 12)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded((enc, dec_in))),
                                keras.ops.convert_to_numpy(model((enc, dec_in))), atol=1e-6)
@@ -103,7 +104,7 @@ def test_gate_cell_is_selectable_and_saves(tmp_path):
     gate.save(tmp_path / "g.keras")
     loaded = mirror.load_mirror(tmp_path / "g.keras")
     assert isinstance(loaded.get_layer("decoder").cell, GateLSTMCell)
-    assert mirror.mirror_sentence(loaded, "ab cd") == mirror.mirror_sentence(gate, "ab cd")
+    assert mirror_sentence(loaded, "ab cd") == mirror_sentence(gate, "ab cd")
     with pytest.raises(ValueError, match="`cell` must be one of"):
         mirror.build_mirror_model(cell="gru")
 
@@ -111,13 +112,13 @@ def test_gate_cell_is_selectable_and_saves(tmp_path):
 def test_bad_input_is_refused_with_clear_errors():
     model = mirror.build_mirror_model(**TINY)
     with pytest.raises(ValueError, match=r"only lowercase a-z and spaces; found \['T'\]"):
-        mirror.mirror_sentence(model, "The fox")
+        mirror_sentence(model, "The fox")
     with pytest.raises(ValueError, match=r"at most 12 characters \(max_length=12\)"):
-        mirror.mirror_sentence(model, "the quick brown fox")
+        mirror_sentence(model, "the quick brown fox")
     with pytest.raises(ValueError, match="beam_width"):
-        mirror.mirror_sentence(model, "fox", beam_width=0)
+        mirror_sentence(model, "fox", beam_width=0)
     with pytest.raises(ValueError, match="max_length"):
-        mirror.evaluate_mirror(model, ["a", "abcdefghijklm"])
+        evaluate_mirror(model, ["a", "abcdefghijklm"])
 
 
 def test_train_mirror_writes_checkpoints_and_reports(tmp_path):
@@ -134,3 +135,15 @@ def test_train_mirror_writes_checkpoints_and_reports(tmp_path):
     log = (tmp_path / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch") and len(log) == 2
     assert mirror.load_mirror(result["checkpoint"]).max_length == 12
+
+
+def test_the_model_and_the_data_agree_on_the_vocabulary():
+    from zoo.models import mirror_decoding
+    from zoo.models.configs import MirrorConfig
+
+    assert (mirror_decoding.PAD, mirror_decoding.START, mirror_decoding.END) == (
+        data.PAD, data.START, data.END)
+    assert mirror.VOCAB_SIZE == data.VOCAB_SIZE == 3 + len(data.ALPHABET)
+    model = mirror.MirrorSeq2Seq(units=4, embedding_dim=3, encoder_layers=1, cell="keras")
+    assert model.vocab_size == data.VOCAB_SIZE
+    assert model.max_length == MirrorConfig().max_length == data.DEFAULT_MAX_LENGTH

@@ -12,10 +12,11 @@ This model solves it with the zoo's own LSTM cells:
   attention over all encoder states and a softmax over the 30 characters;
 - inference: greedy decoding until the end token, or beam search of width k.
 
-Here: the model, `build_mirror_model` and `load_mirror`; decoding and scoring
-(`mirror_sentence`, `mirror_sentences`, `evaluate_mirror`) live in
-`zoo.models.mirror_decoding` and are importable from here; the data in
-`zoo.datasets.mirror`; one training run in `zoo.experiments.train_mirror`.
+Here: the model, `build_mirror_model` and `load_mirror`; `decode_ids` decodes ids
+(greedy or beam search, `zoo.models.mirror_decoding`). Sentences are encoded by
+`zoo.datasets.mirror` and decoded to text by `zoo.experiments.mirror_eval`
+(`mirror_sentence`, `mirror_sentences`, `evaluate_mirror`); one training run is
+`zoo.experiments.train_mirror`.
 """
 
 import os
@@ -25,14 +26,13 @@ from keras import ops
 
 import zoo.layers  # noqa: F401  (registers the zoo's layers for load_mirror)
 from zoo import checks
-from zoo.datasets import mirror as data
 from zoo.layers.factory import lstm_layer
 from zoo.models import mirror_decoding as decoding
 from zoo.models.configs import MirrorConfig
-from zoo.models.mirror_decoding import evaluate_mirror, mirror_sentence, mirror_sentences
 
-__all__ = ["MirrorSeq2Seq", "build_mirror_model", "evaluate_mirror", "load_mirror",
-           "mirror_sentence", "mirror_sentences"]
+#: Characters the model reads and writes: padding, start, end and " a-z", as
+#: `zoo.datasets.mirror` encodes them (`zoo.datasets.mirror.VOCAB_SIZE`; a test checks).
+VOCAB_SIZE = 30
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -41,7 +41,7 @@ class MirrorSeq2Seq(keras.Model):
 
     A functional model (like keras-hub's backbones): calling it on
     `(encoder_ids, decoder_input_ids)` returns next-character logits for
-    teacher-forced training; `mirror(sentences, beam_width)` decodes.
+    teacher-forced training; `decode_ids(encoder_ids, beam_width)` decodes.
 
     Args:
         units: int, LSTM units of the decoder and of each encoder direction.
@@ -57,8 +57,9 @@ class MirrorSeq2Seq(keras.Model):
 
     Example:
     >>> model = MirrorSeq2Seq(units=16, embedding_dim=8, encoder_layers=1, cell="keras")
-    >>> len(model.mirror(["the quick brown fox"]))
-    1
+    >>> from zoo.datasets.mirror import decode, encode_pairs
+    >>> ids = model.decode_ids(encode_pairs(["the quick brown fox"])[0][:, :20])
+    >>> decode(ids[0])  # untrained: any characters
     """
 
     def __init__(
@@ -68,8 +69,8 @@ class MirrorSeq2Seq(keras.Model):
         encoder_layers=2,
         cell="fused",
         dropout=0.0,
-        max_length=data.DEFAULT_MAX_LENGTH,
-        vocab_size=data.VOCAB_SIZE,
+        max_length=100,
+        vocab_size=VOCAB_SIZE,
         **kwargs,
     ):
         for name, value in (("units", units), ("embedding_dim", embedding_dim),
@@ -148,7 +149,7 @@ class MirrorSeq2Seq(keras.Model):
     # ----------------------------------------------------------------- inference
     def _encode(self, encoder_ids):
         x = self._encoder_embedding(encoder_ids)
-        mask = ops.not_equal(encoder_ids, data.PAD)
+        mask = ops.not_equal(encoder_ids, decoding.PAD)
         for layer in self._encoders:
             x = layer(x, mask=mask)
         return x, self._attention_keys(x), mask
@@ -167,38 +168,21 @@ class MirrorSeq2Seq(keras.Model):
     def _initial_states(self, batch):
         return [ops.zeros((batch, self.units)), ops.zeros((batch, self.units))]
 
-    def mirror(self, sentences, beam_width=1, batch_size=256):
-        """Mirrors sentences by greedy decoding (`beam_width=1`) or beam search.
+    def decode_ids(self, encoder_ids, beam_width=1):
+        """Output ids of encoder ids `(batch, steps)`: greedy (`beam_width=1`) or beam search.
 
         Args:
-            sentences: list of str, text8-style sentences (see
-                `zoo.datasets.mirror.check_sentence`).
+            encoder_ids: int array `(batch, steps)`, sentences encoded by
+                `zoo.datasets.mirror.encode_pairs` (each ends with the end id; 0 pads).
             beam_width: int, the beam width k; `1` is greedy. Defaults to `1`.
-            batch_size: int, sentences decoded together. Defaults to `256`.
 
         Returns:
-            list of str, the decoded sentences.
-
-        Raises:
-            ValueError: on characters outside a–z/space or a sentence longer than
-                `max_length`.
+            int32 numpy array `(batch, steps)` of output ids, up to and including the end id.
         """
         checks.positive_int("beam_width", beam_width)
-        checks.positive_int("batch_size", batch_size)
-        if isinstance(sentences, str):
-            raise ValueError("`sentences` must be a list of str; use mirror_sentence() for one.")
-        sentences = [data.check_sentence(s, self.max_length) for s in sentences]
-        out = []
-        for i in range(0, len(sentences), batch_size):
-            chunk = sentences[i : i + batch_size]
-            enc, _, _, lengths = data.encode_pairs(chunk, self.max_length)
-            enc = enc[:, : int(lengths.max())]
-            if beam_width == 1:
-                ids = self._greedy(enc)
-            else:
-                ids = self._beam(enc, beam_width)
-            out.extend(data.decode(row) for row in ids)
-        return out
+        if beam_width == 1:
+            return self._greedy(encoder_ids)
+        return self._beam(encoder_ids, beam_width)
 
     def _greedy(self, enc):
         return decoding.greedy_decode(self, enc)
