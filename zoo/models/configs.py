@@ -252,3 +252,8 @@ def get_config(name, **overrides):
     if name not in _REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}")
     return _REGISTRY[name].replace(**overrides)
+
+
+def config_from_dict(fields):
+    """The config whose `to_dict()` gave `fields` (as stored in a run's zoo_meta.json)."""
+    return LMConfig(**fields)
