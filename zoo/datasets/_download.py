@@ -25,7 +25,7 @@ import hashlib
 import os
 import socket
 
-from zoo.checks import env_seconds
+from zoo import checks
 
 #: Use the known size of the canonical file (only for the default origin).
 AUTO = "auto"
@@ -39,12 +39,8 @@ ENV_TIMEOUT = "ZOO_DOWNLOAD_TIMEOUT"
 def download_timeout(timeout=None):
     """`timeout`, else `$ZOO_DOWNLOAD_TIMEOUT`, else `DOWNLOAD_TIMEOUT` (seconds, > 0)."""
     if timeout is None:
-        return env_seconds(ENV_TIMEOUT, DOWNLOAD_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-            0 < timeout < float("inf")):
-        raise ValueError("Argument `timeout` must be a number of seconds > 0. "
-                         f"Received: timeout={timeout!r}")
-    return float(timeout)
+        return checks.env_seconds(ENV_TIMEOUT, DOWNLOAD_TIMEOUT)
+    return checks.positive_number("timeout", timeout)
 
 
 @contextlib.contextmanager

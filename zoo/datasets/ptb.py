@@ -28,6 +28,7 @@ import zlib
 
 import numpy as np
 
+from zoo import checks
 from zoo.datasets import _download
 
 EOS = "<eos>"
@@ -440,12 +441,6 @@ def mini_ptb_split(test_lines):
     return test_lines[:MINI_PTB_VALID_LINES], test_lines[MINI_PTB_VALID_LINES:]
 
 
-def _check_positive(**kwargs):
-    for name, value in kwargs.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
 def epoch_size(num_ids, batch_size, num_steps):
     """Batches per epoch: `((num_ids // batch_size) - 1) // num_steps`.
 
@@ -460,7 +455,8 @@ def epoch_size(num_ids, batch_size, num_steps):
     Raises:
         ValueError: when not even one batch fits.
     """
-    _check_positive(batch_size=batch_size, num_steps=num_steps)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    num_steps = checks.positive_int("num_steps", num_steps)
     size = ((int(num_ids) // batch_size) - 1) // num_steps
     if size <= 0:
         raise ValueError(

@@ -31,6 +31,7 @@ import shutil
 
 import numpy as np
 
+from zoo import checks
 from zoo.datasets import _download
 from zoo.datasets.ptb import EOS
 
@@ -96,28 +97,18 @@ class MarkovSource:
 
     def __init__(self, vocab_size=300, num_successors=4, zipf_exponent=1.0, zipf_offset=10.0,
                  concentration=1.0, mean_sentence_length=20.0, seed=0):
-        for name, value, low in (("vocab_size", vocab_size, 3),
-                                 ("num_successors", num_successors, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
-        if num_successors > vocab_size - 1:
+        self.vocab_size = checks.int_at_least("vocab_size", vocab_size, 3)
+        self.num_successors = checks.positive_int("num_successors", num_successors)
+        if self.num_successors > self.vocab_size - 1:
             raise ValueError(
                 f"`num_successors`={num_successors} must be at most vocab_size − 1 = "
                 f"{vocab_size - 1}."
             )
-        for name, value in (("zipf_exponent", zipf_exponent), ("concentration", concentration)):
-            if not value > 0:
-                raise ValueError(f"`{name}` must be > 0, got {value!r}.")
-        if not zipf_offset >= 0:
-            raise ValueError(f"`zipf_offset` must be >= 0, got {zipf_offset!r}.")
-        if not mean_sentence_length > 1:
-            raise ValueError(f"`mean_sentence_length` must be > 1, got {mean_sentence_length!r}.")
-        self.vocab_size = int(vocab_size)
-        self.num_successors = int(num_successors)
-        self.zipf_exponent = float(zipf_exponent)
-        self.zipf_offset = float(zipf_offset)
-        self.concentration = float(concentration)
-        self.mean_sentence_length = float(mean_sentence_length)
+        self.zipf_exponent = checks.positive_number("zipf_exponent", zipf_exponent)
+        self.zipf_offset = checks.non_negative_number("zipf_offset", zipf_offset)
+        self.concentration = checks.positive_number("concentration", concentration)
+        self.mean_sentence_length = checks.number_above(
+            "mean_sentence_length", mean_sentence_length, 1)
         self.seed = int(seed)
 
         rng = np.random.default_rng(self.seed)
@@ -217,8 +208,7 @@ class MarkovSource:
         Returns:
             int32 array of ids (0 = `<eos>`).
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"`n` must be an int >= 0, got {n!r}.")
+        n = checks.non_negative_int("n", n)
         rng = np.random.default_rng(rng)
         out = np.empty(n, dtype=np.int32)
         state = int(prev)
@@ -272,12 +262,6 @@ def _lines(words_of_ids):
     return "".join(out)
 
 
-def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
 def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
                     num_test_tokens=20_000, vocab_size=300, seed=0, **source_kwargs):
     """Writes a PTB-format corpus drawn from `MarkovSource` into `out_dir`.
@@ -306,8 +290,10 @@ def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
     >>> summary = generate_corpus("/tmp/synth", seed=0)  # doctest: +SKIP
     >>> data = load_ptb(data_dir="/tmp/synth")  # doctest: +SKIP
     """
-    _check_sizes(num_train_tokens=num_train_tokens, num_valid_tokens=num_valid_tokens,
-                 num_test_tokens=num_test_tokens)
+    for name, value in (("num_train_tokens", num_train_tokens),
+                        ("num_valid_tokens", num_valid_tokens),
+                        ("num_test_tokens", num_test_tokens)):
+        checks.positive_int(name, value)
     source = MarkovSource(vocab_size=vocab_size, seed=seed, **source_kwargs)
     rng = np.random.default_rng([int(seed), 1])
     out_dir = os.fspath(out_dir)
@@ -406,7 +392,7 @@ def generate_text8(num_chars=1_000_000, seed=0, vocab_size=300, **source_kwargs)
     Returns:
         str of lowercase a-z words and single spaces.
     """
-    _check_sizes(num_chars=num_chars)
+    num_chars = checks.positive_int("num_chars", num_chars)
     source = MarkovSource(vocab_size=vocab_size, seed=seed, **source_kwargs)
     rng = np.random.default_rng([int(seed), 2])
     spelled = [EOS_WORD + " "] + [w + " " for w in source.words[1:]]
@@ -435,7 +421,7 @@ def generate_text(num_words=60_000, seed=0, vocab_size=300, **source_kwargs):
     Returns:
         str, lines of lowercase a-z words separated by single spaces.
     """
-    _check_sizes(num_words=num_words)
+    num_words = checks.positive_int("num_words", num_words)
     source = MarkovSource(vocab_size=vocab_size, seed=seed, **source_kwargs)
     ids = source.sample_sentences(num_words, np.random.default_rng([int(seed), 3]))
     return "".join(line.strip() + "\n" for line in _lines(source.decode(ids)).splitlines(True))

@@ -23,6 +23,7 @@ import zlib
 
 import numpy as np
 
+from zoo import checks
 from zoo.datasets import _download
 
 VOCAB_SIZE = 27
@@ -226,10 +227,7 @@ def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
     >>> len(train_text), valid_text[:20]  # doctest: +SKIP
     (99999000, ' anarchism originate')
     """
-    if isinstance(valid_size, bool) or not isinstance(valid_size, (int, np.integer)) or (
-        valid_size < 0
-    ):
-        raise ValueError(f"`valid_size` must be an int >= 0, got {valid_size!r}.")
+    valid_size = checks.non_negative_int("valid_size", valid_size)
     if path is None:
         if file_size == _download.AUTO:
             file_size = TEXT8_SIZE if origin == TEXT8_ORIGIN else None
@@ -270,12 +268,6 @@ def _as_char_ids(text_or_ids):
     return ids.astype(np.int32, copy=False)
 
 
-def _check_positive(**kwargs):
-    for name, value in kwargs.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
 def char_epoch_size(num_chars, batch_size, num_unrollings, bigram=False):
     """Batches in one pass of `text8_dataset` over `num_chars` characters.
 
@@ -287,7 +279,8 @@ def char_epoch_size(num_chars, batch_size, num_unrollings, bigram=False):
     Raises:
         ValueError: when not even one batch fits.
     """
-    _check_positive(batch_size=batch_size, num_unrollings=num_unrollings)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    num_unrollings = checks.positive_int("num_unrollings", num_unrollings)
     segment = int(num_chars) // batch_size
     extra = 2 if bigram else 1
     size = (segment - extra) // num_unrollings
@@ -321,7 +314,8 @@ class BatchGenerator:
     """
 
     def __init__(self, text, batch_size, num_unrollings):
-        _check_positive(batch_size=batch_size, num_unrollings=num_unrollings)
+        batch_size = checks.positive_int("batch_size", batch_size)
+        num_unrollings = checks.positive_int("num_unrollings", num_unrollings)
         self._ids = _as_char_ids(text)
         self._text_size = len(self._ids)
         if self._text_size < batch_size:
@@ -413,7 +407,9 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
     if steps is None:
         steps = char_epoch_size(n, batch_size, num_unrollings, bigram=bigram)
     else:
-        _check_positive(steps=steps, batch_size=batch_size, num_unrollings=num_unrollings)
+        steps = checks.positive_int("steps", steps)
+        batch_size = checks.positive_int("batch_size", batch_size)
+        num_unrollings = checks.positive_int("num_unrollings", num_unrollings)
         if n < batch_size:
             raise ValueError(f"batch_size larger than the data: {n} characters.")
     unroll = num_unrollings
