@@ -54,6 +54,19 @@ def socket_timeout(seconds):
         socket.setdefaulttimeout(previous)
 
 
+def reason(error):
+    """The first line of an exception's message, or its type's name where it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def expected_size(file_size, origin, canonical_origin, canonical_size):
+    """`file_size`, where `AUTO` means `canonical_size` for `canonical_origin`, else no check."""
+    if file_size == AUTO:
+        return canonical_size if origin == canonical_origin else None
+    return file_size
+
+
 def keras_cache_dir(cache_dir=None):
     """The Keras cache root: `cache_dir`, else `$KERAS_HOME`, else `~/.keras`."""
     if cache_dir is None:
@@ -154,11 +167,11 @@ def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_h
         raise
     except Exception as e:  # noqa: BLE001  (get_file raises bare Exception on URL errors)
         _remove(target)
-        reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-        if isinstance(e, TimeoutError) or "timed out" in reason:
-            reason = f"no answer within {timeout:g} s: {reason}"
+        why = reason(e)
+        if isinstance(e, TimeoutError) or "timed out" in why:
+            why = f"no answer within {timeout:g} s: {why}"
         raise OSError(
-            f"Could not download {fname} from {origin} ({reason}). If this machine is "
+            f"Could not download {fname} from {origin} ({why}). If this machine is "
             f"offline, {local_hint}"
         ) from None
 

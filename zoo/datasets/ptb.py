@@ -27,6 +27,7 @@ import tarfile
 import zlib
 
 from zoo.datasets import _download
+from zoo.datasets import _text
 
 # Defined beside this module, and public here too (`from zoo.datasets.ptb import ptb_dataset`).
 from zoo.datasets.ptb_pipeline import epoch_size
@@ -58,15 +59,7 @@ def _read_text(path):
             "(for PTB: a directory with ptb.{train,valid,test}.txt via `data_dir=`)."
         )
     with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")  # a leading UTF-8 byte-order mark is not text
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"{path!r} is not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 4]!r}); "
-            "convert the file to UTF-8 text."
-        ) from None
-    return text
+        return _text.decode(f.read(), repr(path))
 
 
 def words_from_lines(lines):
@@ -146,11 +139,27 @@ _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def _unreadable(archive, e):
-    reason = str(e).splitlines()[0].rstrip(":") if str(e).strip() else type(e).__name__
     return ValueError(
-        f"{archive} is not a readable .tgz archive ({reason}) and was deleted. Check "
-        f"`origin`, or {_LOCAL_HINT}"
+        f"{archive} is not a readable .tgz archive ({_download.reason(e).rstrip(':')}) and was "
+        f"deleted. Check `origin`, or {_LOCAL_HINT}"
     )
+
+
+def _ptb_members(archive, tar):
+    """`{name: member}` of `data/ptb.{train,valid,test}.txt` in `tar`; `ValueError` if one is not."""
+    wanted = {f"ptb.{s}.txt" for s in SPLITS}
+    found = {}
+    for member in tar:
+        parts = member.name.replace("\\", "/").split("/")
+        if member.isfile() and parts[-1] in wanted and parts[-2:-1] == ["data"]:
+            found[parts[-1]] = member
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ValueError(
+            f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
+            f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
+        )
+    return found
 
 
 def _check_archive(archive):
@@ -159,7 +168,6 @@ def _check_archive(archive):
     `_download.fetch` calls it on a new download before recording the sha256, and deletes
     the file when it raises: a truncated .tgz is never recorded as good.
     """
-    wanted = {f"ptb.{s}.txt" for s in SPLITS}
     try:
         with open(archive, "rb") as f:
             gzipped = f.read(2) == b"\x1f\x8b"
@@ -168,51 +176,33 @@ def _check_archive(archive):
                 while stream.read(1 << 20):
                     pass
         with tarfile.open(archive, "r:*") as tar:
-            found = {m.name.replace("\\", "/").split("/")[-1] for m in tar
-                     if m.isfile() and m.name.replace("\\", "/").split("/")[-2:-1] == ["data"]}
+            _ptb_members(archive, tar)
     except _ARCHIVE_ERRORS as e:
         raise _unreadable(archive, e) from None
-    missing = sorted(wanted - found)
-    if missing:
-        raise ValueError(
-            f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
-            f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
-        )
 
 
 def _extract_ptb(archive, out_dir):
     """Extracts only data/ptb.{train,valid,test}.txt from simple-examples.tgz."""
-    wanted = {f"ptb.{s}.txt" for s in SPLITS}
     os.makedirs(out_dir, exist_ok=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            found = {}
-            for member in tar:
-                parts = member.name.replace("\\", "/").split("/")
-                if member.isfile() and parts[-1] in wanted and parts[-2:-1] == ["data"]:
-                    found[parts[-1]] = member
-            missing = sorted(wanted - set(found))
-            if missing:
-                _download.discard(archive)
-                raise ValueError(
-                    f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
-                    f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
-                )
-            for name, member in found.items():
+            for name, member in _ptb_members(archive, tar).items():
                 tmp = os.path.join(out_dir, name + ".tmp")
                 with tar.extractfile(member) as src, open(tmp, "wb") as dst:
                     dst.write(src.read())
                 os.replace(tmp, os.path.join(out_dir, name))
+    except ValueError:
+        _download.discard(archive)
+        raise
     except _ARCHIVE_ERRORS as e:
         _download.discard(archive)
         raise _unreadable(archive, e) from None
 
 
 def _download_ptb(cache_dir, origin, file_hash, file_size):
-    if file_size == _download.AUTO:
-        file_size = PTB_SIZE if origin == PTB_ORIGIN else None
     archive = _download.fetch(
-        PTB_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash, file_size=file_size,
+        PTB_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash,
+        file_size=_download.expected_size(file_size, origin, PTB_ORIGIN, PTB_SIZE),
         local_hint=_LOCAL_HINT, validate=_check_archive,
     )
     out_dir = os.path.join(os.path.dirname(archive), "simple-examples", "data")

@@ -23,6 +23,7 @@ import zlib
 
 from zoo import checks
 from zoo.datasets import _download
+from zoo.datasets import _text
 
 # Defined beside this module, and public here too (`text8.to_text8`, `text8.text8_dataset`).
 from zoo.datasets.alphabet import ALPHABET
@@ -46,15 +47,8 @@ TEXT8_MEMBER = "text8"
 
 _LOCAL_HINT = "pass a local text8.zip or text file with `path=` (`--data-dir` on the command line)."
 
-
-def _decode(raw, where):
-    try:
-        return raw.decode("utf-8-sig")  # a leading UTF-8 byte-order mark is not text
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"{where} is not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 4]!r}); "
-            "pass UTF-8 text."
-        ) from None
+#: What reading a truncated or damaged .zip raises (zipfile does not wrap them all).
+_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
 
 
 def _read_zip_member(path, member):
@@ -67,10 +61,10 @@ def _read_zip_member(path, member):
                     "the right one with `member=`, or the real text8.zip."
                 )
             raw = zf.read(member)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as e:
+    except _ZIP_ERRORS as e:
         raise ValueError(f"{os.fspath(path)!r} is not a readable zip file "
-                         f"({str(e) or type(e).__name__}).") from None
-    return _decode(raw, f"{os.fspath(path)!r}:{member}")
+                         f"({_download.reason(e)}).") from None
+    return _text.decode(raw, f"{os.fspath(path)!r}:{member}")
 
 
 def _check_zip(member):
@@ -90,8 +84,8 @@ def _check_zip(member):
                     raise ValueError(f"{os.fspath(path)!r} has no member {member!r} and was "
                                      f"deleted from the cache; {_LOCAL_HINT}")
                 bad = zf.testzip()  # reads every member: CRC errors and cut data
-        except (zipfile.BadZipFile, EOFError, zlib.error) as e:
-            bad = str(e).splitlines()[0] or type(e).__name__
+        except _ZIP_ERRORS as e:
+            bad = _download.reason(e)
         if bad is not None:
             raise ValueError(f"{os.fspath(path)!r} is damaged ({bad}) and was deleted from "
                              f"the cache; {_LOCAL_HINT}")
@@ -136,11 +130,10 @@ def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
     """
     valid_size = checks.non_negative_int("valid_size", valid_size)
     if path is None:
-        if file_size == _download.AUTO:
-            file_size = TEXT8_SIZE if origin == TEXT8_ORIGIN else None
         path = _download.fetch(
             TEXT8_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash,
-            file_size=file_size, local_hint=_LOCAL_HINT, validate=_check_zip(member),
+            file_size=_download.expected_size(file_size, origin, TEXT8_ORIGIN, TEXT8_SIZE),
+            local_hint=_LOCAL_HINT, validate=_check_zip(member),
         )
         try:
             text = _read_zip_member(path, member)
@@ -154,7 +147,7 @@ def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
         text = _read_zip_member(path, member)
     else:
         with open(path, "rb") as f:
-            text = _decode(f.read(), repr(path))
+            text = _text.decode(f.read(), repr(path))
     if valid_size >= len(text):
         raise ValueError(
             f"`valid_size`={valid_size} leaves no training text: {path!r} has "
