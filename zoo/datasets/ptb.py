@@ -146,7 +146,10 @@ def _unreadable(archive, e):
 
 
 def _ptb_members(archive, tar):
-    """`{name: member}` of `data/ptb.{train,valid,test}.txt` in `tar`; `ValueError` if one is not."""
+    """`{name: member}` of the three data/ptb.{train,valid,test}.txt files in `tar`.
+
+    Raises `ValueError` when one is missing: `archive` is not the simple-examples archive.
+    """
     wanted = {f"ptb.{s}.txt" for s in SPLITS}
     found = {}
     for member in tar:
