@@ -60,6 +60,13 @@ def non_negative_number(name, value):
     return float(value)
 
 
+def number_above(name, value, low):
+    """`value` as a float; `ValueError` unless a finite number > `low`."""
+    if not _is_number(value) or not math.isfinite(value) or value <= low:
+        _fail(name, f"a finite number > {low}", value)
+    return float(value)
+
+
 def rate(name, value, allow_one=True):
     """`value` as a float; `ValueError` unless in [0, 1] ([0, 1) with `allow_one=False`).
 
