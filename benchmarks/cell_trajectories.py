@@ -55,7 +55,7 @@ def main(argv=None):
     import keras
 
     keras.config.set_floatx(args.floatx)
-    from zoo.cli import load_corpus
+    from zoo.datasets.corpus import load_corpus
 
     corpus = load_corpus("mini-ptb", "word", data_dir=args.data_dir)
     runs = {cell: losses(cell, corpus, args.steps) for cell in CELLS}

@@ -28,13 +28,13 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 from zoo.datasets import ptb  # noqa: E402
+from zoo.datasets.corpus import shared_data_dir  # noqa: E402
 from zoo.datasets import synthetic  # noqa: E402
 from zoo.datasets import text8  # noqa: E402
 
 
 def load_text():
-    root = pathlib.Path(__file__).resolve().parent.parent
-    shared = pathlib.Path(os.environ.get("ZOO_SHARED_DATA", root.parent / "shared" / "data"))
+    shared = pathlib.Path(shared_data_dir())
     if (shared / "ptb" / "ptb.test.txt").is_file():
         data = ptb.load_mini_ptb(shared / "ptb")
         chars = text8.to_text8((shared / "ptb" / "ptb.valid.txt").read_text(encoding="utf-8"))

@@ -117,7 +117,7 @@ def test_a_really_full_disk_is_one_line(tmp_path):
     "tf.errors.ResourceExhaustedError",
 ])
 def test_out_of_memory_is_one_line(exception, tmp_path, capsys, monkeypatch):
-    import zoo.models.lm
+    import zoo.experiments.train_lm
 
     if exception == "tf.errors.ResourceExhaustedError":
         import tensorflow as tf
@@ -128,7 +128,7 @@ def test_out_of_memory_is_one_line(exception, tmp_path, capsys, monkeypatch):
     def build_lm(*args, **kwargs):
         raise exception
 
-    monkeypatch.setattr(zoo.models.lm, "build_lm", build_lm)
+    monkeypatch.setattr(zoo.experiments.train_lm, "build_lm", build_lm)
     assert run_main([*TINY, "--output-dir", str(tmp_path / "run")]) == 2
     line = one_error_line(capsys)
     assert line.startswith(f"out of memory ({type(exception).__name__}")

@@ -19,6 +19,9 @@ import pytest
 
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
+from zoo.cli import train as train_cli
+from zoo.experiments import train_lm
+from zoo.experiments.train_lm import run_settings
 
 TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
         "4000", "--corpus-vocab", "40", "--verbose", "0", "--epochs", "2"]
@@ -36,7 +39,7 @@ class Killed(Exception):
 @pytest.fixture(autouse=True, scope="module")
 def fast_eval():
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(cli, "evaluate_stream", lambda *args, **kwargs: 1.0)
+        m.setattr(train_lm, "evaluate_stream", lambda *args, **kwargs: 1.0)
         yield
 
 
@@ -241,13 +244,16 @@ def test_overwrite_with_a_bad_flag_keeps_the_old_run(interrupted_run, tmp_path, 
     assert sorted(p.name for p in out.rglob("*")) == before
 
 
+def settings(args, config):
+    return run_settings(config, args.data, args.seed, args.corpus_tokens, args.corpus_vocab)
+
+
 def test_a_reworded_preset_description_is_the_same_run():
-    args = cli.build_parser().parse_args(TINY)
-    config = cli.config_from_args(args)
+    args = train_cli.build_parser().parse_args(TINY)
+    config = train_cli.config_from_args(args)
     reworded = config.replace(description=config.description + " (reworded)")
-    assert cli.run_settings(args, reworded) == cli.run_settings(args, config)
-    assert cli.run_settings(args, config.replace(hidden_size=8)) != \
-        cli.run_settings(args, config)
+    assert settings(args, reworded) == settings(args, config)
+    assert settings(args, config.replace(hidden_size=8)) != settings(args, config)
 
 
 def test_mirror_overwrite_deletes_the_old_mirror_run(tmp_path):
@@ -304,8 +310,8 @@ def test_mirror_run_on_a_locked_folder_is_refused(tmp_path, capsys):
 
 def test_default_run_folder_names_the_changed_flags():
     def folder(*argv):
-        args = cli.build_parser().parse_args(list(argv))
-        return cli.default_output_dir(args, cli.config_from_args(args))
+        args = train_cli.build_parser().parse_args(list(argv))
+        return train_cli.default_output_dir(args, train_cli.config_from_args(args))
 
     assert folder("--model", "ptb-small", "--data", "ptb") == "runs/ptb-small-ptb"
     # A flag at the preset's value is the same run.

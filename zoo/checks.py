@@ -60,6 +60,13 @@ def non_negative_number(name, value):
     return float(value)
 
 
+def number_above(name, value, low):
+    """`value` as a float; `ValueError` unless a finite number > `low`."""
+    if not _is_number(value) or not math.isfinite(value) or value <= low:
+        _fail(name, f"a finite number > {low}", value)
+    return float(value)
+
+
 def number_in(name, value, low, high, include_low=True, include_high=True):
     """`value` as a float; `ValueError` unless a number in the interval from `low` to `high`.
 

@@ -220,3 +220,14 @@ def test_download_timeout_must_be_positive(monkeypatch):
         _download.download_timeout()
     with pytest.raises(ValueError, match="Received: timeout=0"):
         _download.download_timeout(0)
+
+
+def test_error_reason_and_expected_size():
+    from zoo.datasets import _download
+
+    assert _download.reason(ValueError("bad header\nmore detail")) == "bad header"
+    assert _download.reason(EOFError()) == "EOFError"  # no message: the type's name
+    assert _download.expected_size(_download.AUTO, ptb.PTB_ORIGIN, ptb.PTB_ORIGIN, 7) == 7
+    assert _download.expected_size(_download.AUTO, "http://mirror/x.tgz", ptb.PTB_ORIGIN, 7) is None
+    assert _download.expected_size(12, "http://mirror/x.tgz", ptb.PTB_ORIGIN, 7) == 12
+    assert _download.expected_size(None, ptb.PTB_ORIGIN, ptb.PTB_ORIGIN, 7) is None

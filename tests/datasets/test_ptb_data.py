@@ -164,7 +164,8 @@ def test_bad_input_errors(tmp_path, mini):
         next(ptb.ptb_iterator(mini.train[:50], 10, 5))
     with pytest.raises(ValueError, match="batch_size × num_steps larger than the data"):
         ptb.ptb_dataset(mini.train, 1000, 100)
-    with pytest.raises(ValueError, match="`num_steps` must be a positive int"):
+    with pytest.raises(ValueError,
+                       match=r"`num_steps` must be a positive integer\. Received: num_steps=0"):
         ptb.epoch_size(100, 2, 0)
     with pytest.raises(ValueError, match="`ids` must be 1-D"):
         ptb.ptb_dataset(np.zeros((4, 4), np.int32), 2, 2)

@@ -120,11 +120,19 @@ def test_text8_stream_and_its_char_entropy(source):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="`vocab_size` must be an int >= 3"):
+    with pytest.raises(ValueError,
+                       match=r"`vocab_size` must be an integer >= 3\. Received: vocab_size=2"):
         synthetic.MarkovSource(vocab_size=2)
     with pytest.raises(ValueError, match="`num_successors`=10 must be at most"):
         synthetic.MarkovSource(vocab_size=5, num_successors=10)
-    with pytest.raises(ValueError, match="`num_train_tokens` must be a positive int"):
+    with pytest.raises(ValueError, match=r"`num_train_tokens` must be a positive integer\. "
+                                         r"Received: num_train_tokens=0"):
         synthetic.generate_corpus("unused", num_train_tokens=0)
+    with pytest.raises(ValueError, match=r"`mean_sentence_length` must be a finite number > 1\. "
+                                         r"Received: mean_sentence_length=1"):
+        synthetic.MarkovSource(mean_sentence_length=1)
+    with pytest.raises(ValueError, match=r"`concentration` must be a finite number > 0\. "
+                                         r"Received: concentration=0"):
+        synthetic.MarkovSource(concentration=0)
     with pytest.raises(ValueError, match="transition the chain cannot make"):
         synthetic.MarkovSource(vocab_size=20).log_loss([0, 0])

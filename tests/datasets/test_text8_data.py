@@ -162,9 +162,14 @@ def test_load_text8_local_files_and_errors(tmp_path, ptb_chars):
     (tmp_path / "bad.txt").write_bytes(b"abc \xff\xfe def")
     with pytest.raises(ValueError, match="not valid UTF-8"):
         text8.load_text8(tmp_path / "bad.txt", valid_size=1)
+    with pytest.raises(ValueError, match=r"`valid_size` must be an integer >= 0\. "
+                                         r"Received: valid_size=-1"):
+        text8.load_text8(tmp_path / "chars.txt", valid_size=-1)
     with pytest.raises(ValueError, match="`valid_size`=1000 leaves no training text"):
         text8.load_text8(tmp_path / "other.zip", member="notes.txt")
     with pytest.raises(ValueError, match="batch_size × num_unrollings larger than the data"):
         text8.text8_dataset("abcdefgh", 4, 2)
+    with pytest.raises(ValueError, match=r"`steps` must be a positive integer\. Received: steps=0"):
+        text8.text8_dataset("abcdefgh", 2, 2, steps=0)
     with pytest.raises(ValueError, match="character ids must be in"):
         text8.text8_dataset(np.array([1, 30, 2]), 1, 1)

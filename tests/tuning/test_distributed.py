@@ -21,7 +21,7 @@ def free_port():
 
 
 def test_chief_and_two_workers_finish_every_trial(tmp_path):
-    from zoo.cli import load_corpus
+    from zoo.datasets.corpus import load_corpus
 
     load_corpus("synthetic", "word", corpus_tokens=3000, seed=0)  # generate the corpus once
     port = str(free_port())

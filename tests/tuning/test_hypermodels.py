@@ -8,7 +8,7 @@ import pytest
 from zoo.models.configs import get_config
 from zoo.tuning import (BigramLMHyperModel, CharLMHyperModel, LMHyperModel, WordLMHyperModel,
                         default_space, hypermodel_for, normalize_space)
-from zoo.tuning.cli import parse_space_value
+from zoo.tuning.space import parse_space_value
 
 WORD = get_config("synthetic-small", batch_size=2, num_steps=3, max_max_epoch=1, max_epoch=1)
 

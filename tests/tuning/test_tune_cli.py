@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from tuning_helpers import TINY_SPACE, read_csv, tune_args
-from zoo.cli import load_corpus, main, read_checkpoint
+from zoo.cli import main
+from zoo.datasets.corpus import load_corpus
+from zoo.experiments.evaluate import read_checkpoint
 from zoo.tuning.hypermodels import LMHyperModel
 
 
@@ -154,21 +156,24 @@ def test_bad_input_one_line_error(tmp_path, capsys, extra, message):
 
 
 def test_space_flags_override_the_default_space(tmp_path):
-    from zoo.tuning.cli import build_parser, build_space
-    from zoo.cli import _Parser
+    from zoo.cli.tune import parse_args
     from zoo.models.configs import get_config
+    from zoo.tuning.space import build_space
 
-    args = build_parser(_Parser).parse_args(["--hidden-sizes", "8:32", "--cells", "gate,fused"])
-    space = build_space(args, get_config("ptb-small"))
+    def space_of(args, config):
+        return build_space(config, args.space, args.space_flags)
+
+    args = parse_args(["--hidden-sizes", "8:32", "--cells", "gate,fused"])
+    space = space_of(args, get_config("ptb-small"))
     assert space["hidden_size"] == {"min": 8, "max": 32, "sampling": "log"}
     assert space["cell"] == ["gate", "fused"] and "keep_prob" in space  # defaults kept
-    args = build_parser(_Parser).parse_args(["--space", TINY_SPACE, "--num-layers", "1,2"])
-    assert build_space(args, get_config("ptb-small")) == {
+    args = parse_args(["--space", TINY_SPACE, "--num-layers", "1,2"])
+    assert space_of(args, get_config("ptb-small")) == {
         **json.loads(TINY_SPACE), "num_layers": [1, 2]}
     path = tmp_path / "space.json"
     path.write_text(TINY_SPACE)
-    args = build_parser(_Parser).parse_args(["--space", str(path)])
-    assert build_space(args, get_config("ptb-small")) == json.loads(TINY_SPACE)
+    args = parse_args(["--space", str(path)])
+    assert space_of(args, get_config("ptb-small")) == json.loads(TINY_SPACE)
 
 
 @pytest.mark.parametrize("tuner", ["hyperband", "bayesian"])

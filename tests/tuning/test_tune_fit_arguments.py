@@ -9,6 +9,8 @@ import json
 import pytest
 
 from zoo import cli
+from zoo.datasets.corpus import fit_kwargs
+from zoo.training.recipe import recipe_callbacks
 from zoo.tuning.hypermodels import LMHyperModel
 
 
@@ -43,7 +45,7 @@ def test_text8_trial_runs_every_step_of_every_epoch(tmp_path, monkeypatch):
 
 
 def test_train_and_tune_share_the_fit_arguments():
-    """The trial's callbacks and fit kwargs are fit_arguments' for the trial's config."""
+    """The trial's callbacks and fit kwargs are train.py's (recipe_callbacks, fit_kwargs)."""
     import keras_tuner as kt
 
     from zoo.models.configs import get_config
@@ -58,7 +60,8 @@ def test_train_and_tune_share_the_fit_arguments():
             seen.update(kwargs)
 
     hypermodel.fit(kt.HyperParameters(), Model(), "x")
-    _, _, callbacks, kwargs = cli.fit_arguments(config.replace(learning_rate=2.0))
+    trial_config = config.replace(learning_rate=2.0)
+    callbacks, kwargs = recipe_callbacks(trial_config), fit_kwargs(trial_config)
     assert {k: seen[k] for k in kwargs} == kwargs == {
         "epochs": config.max_max_epoch, "shuffle": False, "steps_per_epoch": 1000}
     assert [type(c) for c in seen["callbacks"]] == [type(c) for c in callbacks]

@@ -1,10 +1,13 @@
 """Datasets of the zoo: Penn Treebank words, text8 characters, a generated corpus.
 
-- `zoo.datasets.ptb`: PTB reader, vocabulary, `ptb_iterator` / `ptb_dataset`.
+- `zoo.datasets.ptb`: PTB reader, vocabulary, `ptb_iterator` / `ptb_dataset`
+  (the last two defined in `ptb_pipeline`, `Vocabulary` in `vocabulary`).
 - `zoo.datasets.text8`: text8 characters, the notebook's `BatchGenerator` and
-  `text8_dataset`.
+  `text8_dataset` (character ids and `to_text8` defined in `alphabet`, the
+  batches in `text8_pipeline`).
 - `zoo.datasets.synthetic`: a seeded Markov corpus with an exactly known entropy
-  rate (the offline default data of `python train.py`).
+  rate (the offline default data of `python train.py`); its source, `MarkovSource`,
+  is defined in `markov`.
 
 Importing this package needs only numpy: TensorFlow is imported by the tf.data
 pipelines and Keras by the downloaders, when they are called.

@@ -25,7 +25,7 @@ import hashlib
 import os
 import socket
 
-from zoo.checks import env_seconds
+from zoo import checks
 
 #: Use the known size of the canonical file (only for the default origin).
 AUTO = "auto"
@@ -39,12 +39,8 @@ ENV_TIMEOUT = "ZOO_DOWNLOAD_TIMEOUT"
 def download_timeout(timeout=None):
     """`timeout`, else `$ZOO_DOWNLOAD_TIMEOUT`, else `DOWNLOAD_TIMEOUT` (seconds, > 0)."""
     if timeout is None:
-        return env_seconds(ENV_TIMEOUT, DOWNLOAD_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-            0 < timeout < float("inf")):
-        raise ValueError("Argument `timeout` must be a number of seconds > 0. "
-                         f"Received: timeout={timeout!r}")
-    return float(timeout)
+        return checks.env_seconds(ENV_TIMEOUT, DOWNLOAD_TIMEOUT)
+    return checks.positive_number("timeout", timeout)
 
 
 @contextlib.contextmanager
@@ -56,6 +52,19 @@ def socket_timeout(seconds):
         yield
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def reason(error):
+    """The first line of an exception's message, or its type's name where it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def expected_size(file_size, origin, canonical_origin, canonical_size):
+    """`file_size`, where `AUTO` means `canonical_size` for `canonical_origin`, else no check."""
+    if file_size == AUTO:
+        return canonical_size if origin == canonical_origin else None
+    return file_size
 
 
 def keras_cache_dir(cache_dir=None):
@@ -158,11 +167,11 @@ def fetch(fname, origin, cache_dir=None, file_hash=None, file_size=None, local_h
         raise
     except Exception as e:  # noqa: BLE001  (get_file raises bare Exception on URL errors)
         _remove(target)
-        reason = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-        if isinstance(e, TimeoutError) or "timed out" in reason:
-            reason = f"no answer within {timeout:g} s: {reason}"
+        why = reason(e)
+        if isinstance(e, TimeoutError) or "timed out" in why:
+            why = f"no answer within {timeout:g} s: {why}"
         raise OSError(
-            f"Could not download {fname} from {origin} ({reason}). If this machine is "
+            f"Could not download {fname} from {origin} ({why}). If this machine is "
             f"offline, {local_hint}"
         ) from None
 

@@ -1,6 +1,13 @@
 """The corpora the command line and the tuner train on, as ids of three splits."""
 
+import math
 import os
+
+from zoo.datasets import ptb, synthetic, text8
+
+WORD_DATA = ("synthetic", "ptb", "mini-ptb")
+CHAR_DATA = ("synthetic", "text8", "ptb", "mini-ptb")
+DATA_CHOICES = ("synthetic", "ptb", "mini-ptb", "text8")
 
 
 def shared_data_dir():
@@ -13,3 +20,115 @@ def shared_data_dir():
         project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         root = os.path.join(os.path.dirname(project), "shared", "data")
     return root
+
+
+class Corpus:
+    """Ids of the three splits plus what is needed to read them back.
+
+    kind is "word" or "char"; vocab is the id → token list; floor is the generated corpus's
+    best possible perplexity (None for real data).
+    """
+
+    def __init__(self, kind, train, valid, test, vocab, name, floor=None, oov=None):
+        self.kind, self.train, self.valid, self.test = kind, train, valid, test
+        self.vocab, self.name, self.floor, self.oov = list(vocab), name, floor, oov or {}
+
+
+def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=None, seed=0):
+    """Loads `data` as word or character ids, as the model family needs."""
+    char = family in ("char", "bigram")
+    if data not in (CHAR_DATA if char else WORD_DATA):
+        raise ValueError(f"--data {data} has no {'character' if char else 'word'} version; "
+                       f"choose one of {', '.join(CHAR_DATA if char else WORD_DATA)}")
+    if data != "synthetic" and (corpus_tokens or corpus_vocab):
+        raise ValueError("--corpus-tokens/--corpus-vocab only apply to --data synthetic")
+    floor = None
+    if data == "synthetic":
+        kwargs = {"seed": seed}
+        if corpus_vocab:
+            kwargs["vocab_size"] = corpus_vocab
+        if char:
+            n_train = corpus_tokens or 1_000_000
+            n_eval = max(n_train // 10, 2_000)
+            text = synthetic.generate_text8(num_chars=n_train + 2 * n_eval, **kwargs)
+            train_text = text[:n_train]
+            valid_text = text[n_train:n_train + n_eval]
+            test_text = text[n_train + n_eval:]
+            floor = math.exp(synthetic.MarkovSource(**kwargs).char_entropy_rate)
+        else:
+            if corpus_tokens:
+                n_eval = max(corpus_tokens // 10, 1_000)
+                kwargs.update(num_train_tokens=corpus_tokens, num_valid_tokens=n_eval,
+                              num_test_tokens=n_eval)
+            d, info = synthetic.load_synthetic(return_summary=True, **kwargs)
+            return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, "synthetic",
+                          floor=info["perplexity_floor"], oov=d.oov)
+    elif data == "text8":
+        train_text, valid_text = text8.load_text8(path=data_dir)
+        test_text = None
+    else:
+        d = (ptb.load_mini_ptb(data_dir or os.path.join(shared_data_dir(), "ptb")) if data == "mini-ptb"
+             else ptb.load_ptb(data_dir=data_dir))
+        if not char:
+            return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, data, oov=d.oov)
+        words = [d.vocab.decode(split) for split in (d.train, d.valid, d.test)]
+        train_text, valid_text, test_text = (
+            text8.to_text8(" ".join(w for w in ws if w not in (ptb.EOS, ptb.UNK)))
+            for ws in words)
+    ids = [None if t is None else text8.text_to_ids(t)[0] for t in
+           (train_text, valid_text, test_text)]
+    vocab = [text8.id2char(i) for i in range(text8.VOCAB_SIZE)]
+    return Corpus("char", *ids, vocab, data, floor=floor)
+
+
+def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None):
+    """The stateful tf.data pipeline of one split, as `fit`/`evaluate` consume it.
+
+    Word data is read as `ptb_iterator` reads it, one pass; character data as the text8
+    notebook's `BatchGenerator` does, one pass or `steps` batches (continuing the stream).
+    """
+    if corpus_kind == "word":
+        ds = ptb.ptb_dataset(ids, batch_size, num_steps)
+        return ds.repeat() if steps else ds
+    return text8.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
+                               steps=steps)
+
+
+
+def fit_datasets(config, corpus, initial_epoch=0):
+    """The datasets and `fit` arguments that train `config` on `corpus`: train and tune use it.
+
+    With `config.steps_per_epoch` (stream data, the text8 recipes) the training data is one
+    stream of `steps_per_epoch × max_max_epoch` batches read on across epochs (word data
+    repeats); otherwise every epoch is one pass. `initial_epoch` > 0 (a resumed run) skips
+    the stream's batches of the epochs already trained, so the run reads what the
+    uninterrupted one would.
+
+    Args:
+        config: LMConfig, the recipe.
+        corpus: Corpus, the data.
+        initial_epoch: int, epochs already trained. Defaults to `0`.
+
+    Returns:
+        (train_ds, valid_ds, kwargs): the stateful datasets and `fit`'s keyword arguments
+        (`epochs`, `shuffle`, `steps_per_epoch`).
+
+    Raises:
+        ValueError: the data is too small for the batch shape.
+    """
+    B, T, spe = config.batch_size, config.num_steps, config.steps_per_epoch
+    kwargs = fit_kwargs(config)
+    total = spe * config.max_max_epoch if spe else None
+    train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, total)
+    valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+    if spe and initial_epoch:
+        train_ds = train_ds.skip(initial_epoch * spe)
+    return train_ds, valid_ds, kwargs
+
+
+def fit_kwargs(config):
+    """`fit`'s `epochs`, `shuffle` (never: the batches are stateful) and `steps_per_epoch`."""
+    kwargs = {"epochs": config.max_max_epoch, "shuffle": False}
+    if config.steps_per_epoch:
+        kwargs["steps_per_epoch"] = config.steps_per_epoch
+    return kwargs

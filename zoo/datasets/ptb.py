@@ -5,13 +5,14 @@ vocabulary, rare words already `<unk>`) read with the TensorFlow tutorial's
 semantics, and batched exactly as its `ptb_iterator`:
 
 - `read_words(path)`: tokens of a file, every newline becomes `<eos>`.
-- `Vocabulary`: ids sorted by (−count, word), both directions, JSON save/load.
 - `load_ptb(data_dir=None)`: the three splits as int32 id arrays, from a local
   directory or from the canonical `simple-examples.tgz` via `keras.utils.get_file`.
 - `load_mini_ptb(ptb_dir)`: the project's agreed small real-data split.
-- `ptb_iterator` (numpy, the tutorial's generator) and `ptb_dataset` (tf.data):
-  the same `(x, y)` batches in the same order. Row `b` of batch `k + 1`
-  continues row `b` of batch `k`, which is what a stateful RNN needs.
+- From `zoo.datasets.vocabulary`, importable here too: `Vocabulary`, ids sorted by
+  (−count, word), both directions, JSON save/load.
+- From `zoo.datasets.ptb_pipeline`, importable here too: `ptb_iterator` (numpy, the
+  tutorial's generator) and `ptb_dataset` (tf.data), the same `(x, y)` batches in
+  the same order, and `epoch_size`.
 
 Out-of-vocabulary words in valid/test are mapped to `<unk>` and counted
 (`PTBData.oov`); the original TensorFlow reader silently dropped them.
@@ -21,17 +22,21 @@ Only `ptb_dataset` imports TensorFlow, and only downloads import Keras.
 
 import collections
 import gzip
-import json
 import os
 import tarfile
 import zlib
 
-import numpy as np
-
 from zoo.datasets import _download
+from zoo.datasets import _text
+
+# Defined beside this module, and public here too (`from zoo.datasets.ptb import ptb_dataset`).
+from zoo.datasets.ptb_pipeline import epoch_size
+from zoo.datasets.ptb_pipeline import ptb_dataset
+from zoo.datasets.ptb_pipeline import ptb_iterator
+from zoo.datasets.vocabulary import UNK
+from zoo.datasets.vocabulary import Vocabulary
 
 EOS = "<eos>"
-UNK = "<unk>"
 
 PTB_ORIGIN = "https://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz"
 PTB_FNAME = "simple-examples.tgz"
@@ -54,15 +59,7 @@ def _read_text(path):
             "(for PTB: a directory with ptb.{train,valid,test}.txt via `data_dir=`)."
         )
     with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")  # a leading UTF-8 byte-order mark is not text
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"{path!r} is not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 4]!r}); "
-            "convert the file to UTF-8 text."
-        ) from None
-    return text
+        return _text.decode(f.read(), repr(path))
 
 
 def words_from_lines(lines):
@@ -118,136 +115,6 @@ def read_words(path):
     return words
 
 
-class Vocabulary:
-    """A word ↔ id mapping, ids sorted by (−count, word).
-
-    Built from training tokens with `Vocabulary.build`. `encode` maps words that
-    are not in the vocabulary to the id of `<unk>`. If the training text has no
-    `<unk>` token, `build` appends one with count 0, so it takes the last id
-    (which is also where the (−count, word) order puts a count of 0) and OOV
-    words always have somewhere to go.
-
-    Args:
-        id_to_word: list of str, the words in id order.
-        counts: list of int or None, training counts in id order.
-        unk: str, the out-of-vocabulary token. Defaults to `"<unk>"`.
-
-    Example:
-    >>> vocab = Vocabulary.build("b a b <eos>".split())
-    >>> vocab.id_to_word
-    ['b', '<eos>', 'a', '<unk>']
-    >>> vocab.encode(["a", "zebra"]).tolist()
-    [2, 3]
-    """
-
-    def __init__(self, id_to_word, counts=None, unk=UNK):
-        self.id_to_word = [str(w) for w in id_to_word]
-        self.word_to_id = {w: i for i, w in enumerate(self.id_to_word)}
-        if len(self.word_to_id) != len(self.id_to_word):
-            raise ValueError("`id_to_word` has duplicate words.")
-        if unk not in self.word_to_id:
-            raise ValueError(f"`unk` token {unk!r} is not in the vocabulary.")
-        if counts is not None and len(counts) != len(self.id_to_word):
-            raise ValueError(
-                f"`counts` has {len(counts)} entries for {len(self.id_to_word)} words."
-            )
-        self.counts = None if counts is None else [int(c) for c in counts]
-        self.unk = unk
-        self.unk_id = self.word_to_id[unk]
-
-    @classmethod
-    def build(cls, words, unk=UNK):
-        """Builds the vocabulary of `words`, sorted by (−count, word).
-
-        Args:
-            words: iterable of str, the training tokens.
-            unk: str, the out-of-vocabulary token; added with count 0 if absent.
-
-        Returns:
-            A `Vocabulary`.
-        """
-        counter = collections.Counter(words)
-        if not counter:
-            raise ValueError("`words` is empty: cannot build a vocabulary.")
-        counter.setdefault(unk, 0)
-        pairs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-        return cls([w for w, _ in pairs], [c for _, c in pairs], unk=unk)
-
-    def __len__(self):
-        return len(self.id_to_word)
-
-    def __contains__(self, word):
-        return word in self.word_to_id
-
-    def __eq__(self, other):
-        if not isinstance(other, Vocabulary):
-            return NotImplemented
-        return self.id_to_word == other.id_to_word and self.unk == other.unk
-
-    def __repr__(self):
-        return f"Vocabulary(size={len(self)}, unk={self.unk!r})"
-
-    def encode(self, words, return_oov=False):
-        """Maps words to ids; words not in the vocabulary map to `<unk>`'s id.
-
-        Args:
-            words: iterable of str.
-            return_oov: bool, also return how many words were out of vocabulary.
-
-        Returns:
-            int32 array of ids, or `(ids, num_oov)` with `return_oov=True`.
-        """
-        if isinstance(words, str):
-            raise ValueError("`words` must be a list of tokens, not a str; split it first.")
-        get, unk_id = self.word_to_id.get, self.unk_id
-        words = list(words)
-        ids = np.fromiter((get(w, -1) for w in words), dtype=np.int32, count=len(words))
-        missing = ids < 0
-        num_oov = int(missing.sum())
-        ids[missing] = unk_id
-        return (ids, num_oov) if return_oov else ids
-
-    def decode(self, ids):
-        """Maps ids back to words.
-
-        Args:
-            ids: iterable of int in `[0, len(self))`.
-
-        Returns:
-            list of str.
-        """
-        ids = np.asarray(ids).reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            raise ValueError(
-                f"`ids` must be in [0, {len(self)}), got values in [{ids.min()}, {ids.max()}]."
-            )
-        return [self.id_to_word[i] for i in ids.tolist()]
-
-    def get_config(self):
-        return {"id_to_word": self.id_to_word, "counts": self.counts, "unk": self.unk}
-
-    def save(self, path):
-        """Writes the vocabulary as JSON (`{"id_to_word": [...], "counts": [...], "unk": ...}`)."""
-        path = os.fspath(path)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, ensure_ascii=False)
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path):
-        """Reads a vocabulary written by `save`."""
-        path = os.fspath(path)
-        try:
-            with open(path, encoding="utf-8") as f:
-                config = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path!r} is not a vocabulary JSON file ({e}).") from None
-        if not isinstance(config, dict) or "id_to_word" not in config:
-            raise ValueError(f"{path!r} is not a vocabulary JSON file (no 'id_to_word').")
-        return cls(config["id_to_word"], config.get("counts"), config.get("unk", UNK))
-
-
 PTBData = collections.namedtuple("PTBData", ["train", "valid", "test", "vocab", "oov"])
 PTBData.__doc__ = """The three splits as int32 id arrays, their vocabulary and OOV counts.
 
@@ -272,11 +139,30 @@ _ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def _unreadable(archive, e):
-    reason = str(e).splitlines()[0].rstrip(":") if str(e).strip() else type(e).__name__
     return ValueError(
-        f"{archive} is not a readable .tgz archive ({reason}) and was deleted. Check "
-        f"`origin`, or {_LOCAL_HINT}"
+        f"{archive} is not a readable .tgz archive ({_download.reason(e).rstrip(':')}) and was "
+        f"deleted. Check `origin`, or {_LOCAL_HINT}"
     )
+
+
+def _ptb_members(archive, tar):
+    """`{name: member}` of the three data/ptb.{train,valid,test}.txt files in `tar`.
+
+    Raises `ValueError` when one is missing: `archive` is not the simple-examples archive.
+    """
+    wanted = {f"ptb.{s}.txt" for s in SPLITS}
+    found = {}
+    for member in tar:
+        parts = member.name.replace("\\", "/").split("/")
+        if member.isfile() and parts[-1] in wanted and parts[-2:-1] == ["data"]:
+            found[parts[-1]] = member
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise ValueError(
+            f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
+            f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
+        )
+    return found
 
 
 def _check_archive(archive):
@@ -285,7 +171,6 @@ def _check_archive(archive):
     `_download.fetch` calls it on a new download before recording the sha256, and deletes
     the file when it raises: a truncated .tgz is never recorded as good.
     """
-    wanted = {f"ptb.{s}.txt" for s in SPLITS}
     try:
         with open(archive, "rb") as f:
             gzipped = f.read(2) == b"\x1f\x8b"
@@ -294,51 +179,33 @@ def _check_archive(archive):
                 while stream.read(1 << 20):
                     pass
         with tarfile.open(archive, "r:*") as tar:
-            found = {m.name.replace("\\", "/").split("/")[-1] for m in tar
-                     if m.isfile() and m.name.replace("\\", "/").split("/")[-2:-1] == ["data"]}
+            _ptb_members(archive, tar)
     except _ARCHIVE_ERRORS as e:
         raise _unreadable(archive, e) from None
-    missing = sorted(wanted - found)
-    if missing:
-        raise ValueError(
-            f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
-            f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
-        )
 
 
 def _extract_ptb(archive, out_dir):
     """Extracts only data/ptb.{train,valid,test}.txt from simple-examples.tgz."""
-    wanted = {f"ptb.{s}.txt" for s in SPLITS}
     os.makedirs(out_dir, exist_ok=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            found = {}
-            for member in tar:
-                parts = member.name.replace("\\", "/").split("/")
-                if member.isfile() and parts[-1] in wanted and parts[-2:-1] == ["data"]:
-                    found[parts[-1]] = member
-            missing = sorted(wanted - set(found))
-            if missing:
-                _download.discard(archive)
-                raise ValueError(
-                    f"{archive} has no simple-examples/data/{missing[0]}: it is not the "
-                    f"simple-examples archive and was deleted. Check `origin`, or {_LOCAL_HINT}"
-                )
-            for name, member in found.items():
+            for name, member in _ptb_members(archive, tar).items():
                 tmp = os.path.join(out_dir, name + ".tmp")
                 with tar.extractfile(member) as src, open(tmp, "wb") as dst:
                     dst.write(src.read())
                 os.replace(tmp, os.path.join(out_dir, name))
+    except ValueError:
+        _download.discard(archive)
+        raise
     except _ARCHIVE_ERRORS as e:
         _download.discard(archive)
         raise _unreadable(archive, e) from None
 
 
 def _download_ptb(cache_dir, origin, file_hash, file_size):
-    if file_size == _download.AUTO:
-        file_size = PTB_SIZE if origin == PTB_ORIGIN else None
     archive = _download.fetch(
-        PTB_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash, file_size=file_size,
+        PTB_FNAME, origin, cache_dir=cache_dir, file_hash=file_hash,
+        file_size=_download.expected_size(file_size, origin, PTB_ORIGIN, PTB_SIZE),
         local_hint=_LOCAL_HINT, validate=_check_archive,
     )
     out_dir = os.path.join(os.path.dirname(archive), "simple-examples", "data")
@@ -438,111 +305,3 @@ def mini_ptb_split(test_lines):
     lines, test = the rest.
     """
     return test_lines[:MINI_PTB_VALID_LINES], test_lines[MINI_PTB_VALID_LINES:]
-
-
-def _check_positive(**kwargs):
-    for name, value in kwargs.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-
-
-def epoch_size(num_ids, batch_size, num_steps):
-    """Batches per epoch: `((num_ids // batch_size) - 1) // num_steps`.
-
-    Args:
-        num_ids: int, number of token ids.
-        batch_size: int, rows per batch.
-        num_steps: int, time steps per batch.
-
-    Returns:
-        int > 0.
-
-    Raises:
-        ValueError: when not even one batch fits.
-    """
-    _check_positive(batch_size=batch_size, num_steps=num_steps)
-    size = ((int(num_ids) // batch_size) - 1) // num_steps
-    if size <= 0:
-        raise ValueError(
-            f"batch_size × num_steps larger than the data: {num_ids} ids give "
-            f"{int(num_ids) // batch_size} per row with batch_size={batch_size}, but "
-            f"num_steps={num_steps} needs at least {num_steps + 1}; decrease `batch_size` "
-            "or `num_steps`, or use more data."
-        )
-    return size
-
-
-def _as_ids(ids):
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"`ids` must be 1-D, got shape {ids.shape}.")
-    if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"`ids` must be integers, got dtype {ids.dtype}.")
-    return ids.astype(np.int32, copy=False)
-
-
-def ptb_iterator(ids, batch_size, num_steps):
-    """Yields `(x, y)` batches exactly as the TensorFlow PTB tutorial's iterator.
-
-    The ids are cut into `batch_size` contiguous rows of `batch_len = n //
-    batch_size`; batch `i` is columns `[i·num_steps, (i+1)·num_steps)` and `y` is
-    `x` shifted by one. The remainder of the data is dropped.
-
-    Args:
-        ids: 1-D int array of token ids.
-        batch_size: int, rows per batch.
-        num_steps: int, time steps per batch.
-
-    Yields:
-        `(x, y)`, int32 arrays of shape `(batch_size, num_steps)`.
-
-    Example:
-    >>> x, y = next(ptb_iterator(list(range(10)), 2, 2))
-    >>> x.tolist(), y.tolist()
-    ([[0, 1], [5, 6]], [[1, 2], [6, 7]])
-    """
-    raw_data = _as_ids(ids)
-    size = epoch_size(len(raw_data), batch_size, num_steps)
-    batch_len = len(raw_data) // batch_size
-    data = np.zeros([batch_size, batch_len], dtype=np.int32)
-    for i in range(batch_size):
-        data[i] = raw_data[batch_len * i : batch_len * (i + 1)]
-    for i in range(size):
-        x = data[:, i * num_steps : (i + 1) * num_steps]
-        y = data[:, i * num_steps + 1 : (i + 1) * num_steps + 1]
-        yield (x, y)
-
-
-def ptb_dataset(ids, batch_size, num_steps):
-    """A `tf.data.Dataset` of the same `(x, y)` batches as `ptb_iterator`.
-
-    Same batches, same order, no shuffling, no remainder: row `b` of batch
-    `k + 1` continues row `b` of batch `k`, so it can feed a stateful model
-    (`keras.Input(batch_shape=(batch_size, num_steps))`). Elements have the
-    static shape `(batch_size, num_steps)` and dtype int32. One pass is one epoch
-    of `epoch_size(len(ids), batch_size, num_steps)` batches.
-
-    Args:
-        ids: 1-D int array of token ids.
-        batch_size: int, rows per batch.
-        num_steps: int, time steps per batch.
-
-    Returns:
-        A finite, prefetched `tf.data.Dataset` of `(x, y)`.
-
-    Example:
-    >>> ds = ptb_dataset(data.train, batch_size=20, num_steps=20)  # doctest: +SKIP
-    >>> model.fit(ds, epochs=13, shuffle=False)  # doctest: +SKIP
-    """
-    import tensorflow as tf  # noqa: PLC0415
-
-    ids = _as_ids(ids)
-    size = epoch_size(len(ids), batch_size, num_steps)
-    batch_len = len(ids) // batch_size
-    data = ids[: batch_size * batch_len].reshape(batch_size, batch_len)
-    span = size * num_steps
-    # [batch, size, steps] -> [size, batch, steps]: one slice per batch.
-    x = data[:, :span].reshape(batch_size, size, num_steps).transpose(1, 0, 2)
-    y = data[:, 1 : span + 1].reshape(batch_size, size, num_steps).transpose(1, 0, 2)
-    ds = tf.data.Dataset.from_tensor_slices((np.ascontiguousarray(x), np.ascontiguousarray(y)))
-    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,13 +1,9 @@
 """A generated offline corpus whose best possible perplexity is known exactly.
 
-`MarkovSource` is a seeded first-order Markov chain over a Zipf-like
-vocabulary of generated pseudo-words plus `<eos>`. Each word has a sparse set
-of successors (a few words, plus `<eos>` with probability
-`1 / mean_sentence_length`); `<eos>` is followed by any word, with Zipf-like
-probabilities. The chain is therefore irreducible and aperiodic, and its
-entropy rate is exact: `H = Σ_i π_i · H(P[i, :])` with `π` the stationary
-distribution. No model can beat `exp(H)` perplexity on text drawn from it, so
-the gap to that floor is an honest measure of how well a model learned.
+The text is drawn from `MarkovSource` (defined in `zoo.datasets.markov`, importable
+here too), a seeded Markov chain of pseudo-words whose entropy rate is exact. No
+model can beat its `perplexity_floor` on text drawn from it, so the gap to that
+floor is an honest measure of how well a model learned.
 
 - `generate_corpus(out_dir, ...)`: `ptb.{train,valid,test}.txt` in PTB format
   (one sentence a line, a space before and after) and `synthetic.json`
@@ -22,7 +18,6 @@ the gap to that floor is an honest measure of how well a model learned.
 Only numpy is needed.
 """
 
-import bisect
 import hashlib
 import json
 import math
@@ -31,233 +26,16 @@ import shutil
 
 import numpy as np
 
+from zoo import checks
 from zoo.datasets import _download
 from zoo.datasets.ptb import EOS
+from zoo.datasets.ptb import load_ptb
 
-#: How `<eos>` is written in the text8-style character stream (never a pseudo-word).
-EOS_WORD = "eos"
-_CONSONANTS = "bdfgklmnprstvz"
-_VOWELS = "aeiou"
-_CODA = "lnrst"
+# Defined beside this module, and public here too (`from zoo.datasets.synthetic import ...`).
+from zoo.datasets.markov import EOS_WORD
+from zoo.datasets.markov import MarkovSource
+
 _FORMAT_VERSION = 1
-_DENSE_LIMIT = 4000
-
-
-def _pseudo_words(num_words, rng):
-    """`num_words` unique a-z words, shorter for lower ranks (frequent words are short).
-
-    Every syllable starts with a consonant, so no word equals `eos` or `unk`.
-    """
-    words, seen = [], set()
-    while len(words) < num_words:
-        rank = len(words)
-        syllables = 1 if rank < 40 else 2 if rank < 600 else 3
-        syllables += int(rng.random() < 0.25)
-        word = ""
-        for _ in range(syllables):
-            word += _CONSONANTS[rng.integers(len(_CONSONANTS))] + _VOWELS[rng.integers(5)]
-            if rng.random() < 0.2:
-                word += _CODA[rng.integers(len(_CODA))]
-        if word not in seen:
-            seen.add(word)
-            words.append(word)
-    return words
-
-
-class MarkovSource:
-    """A seeded first-order Markov source of words with an exact entropy rate.
-
-    Ids: 0 is `<eos>`, 1..`vocab_size`−1 are pseudo-words in Zipf rank order
-    (weight `(rank + zipf_offset) ** -zipf_exponent`). Word `w`'s successors are
-    `num_successors` distinct words drawn by those weights, with probabilities
-    from a symmetric Dirichlet(`concentration`), scaled by `1 − 1 /
-    mean_sentence_length`; the rest goes to `<eos>`. `<eos>` is followed by any
-    word, with the Zipf weights as probabilities.
-
-    Args:
-        vocab_size: int, word types including `<eos>`. Defaults to `300`.
-        num_successors: int, successors of each word besides `<eos>`. Defaults to `4`.
-        zipf_exponent: float, `s` in the rank weights. Defaults to `1.0`.
-        zipf_offset: float, `q` in the rank weights (Zipf–Mandelbrot); larger
-            makes rare words less rare. Defaults to `10.0`.
-        concentration: float, Dirichlet concentration of successor
-            probabilities; smaller is more peaked. Defaults to `1.0`.
-        mean_sentence_length: float, mean tokens per sentence, `<eos>` included.
-            Defaults to `20.0`.
-        seed: int, seed of the chain's structure and words. Defaults to `0`.
-
-    Example:
-    >>> source = MarkovSource(vocab_size=300, seed=0)
-    >>> round(source.perplexity_floor, 2)  # doctest: +SKIP
-    5.69
-    >>> " ".join(source.decode(source.sample(8, rng=1)))  # doctest: +SKIP
-    'ko ra mi <eos> fe ...'
-    """
-
-    def __init__(self, vocab_size=300, num_successors=4, zipf_exponent=1.0, zipf_offset=10.0,
-                 concentration=1.0, mean_sentence_length=20.0, seed=0):
-        for name, value, low in (("vocab_size", vocab_size, 3),
-                                 ("num_successors", num_successors, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}.")
-        if num_successors > vocab_size - 1:
-            raise ValueError(
-                f"`num_successors`={num_successors} must be at most vocab_size − 1 = "
-                f"{vocab_size - 1}."
-            )
-        for name, value in (("zipf_exponent", zipf_exponent), ("concentration", concentration)):
-            if not value > 0:
-                raise ValueError(f"`{name}` must be > 0, got {value!r}.")
-        if not zipf_offset >= 0:
-            raise ValueError(f"`zipf_offset` must be >= 0, got {zipf_offset!r}.")
-        if not mean_sentence_length > 1:
-            raise ValueError(f"`mean_sentence_length` must be > 1, got {mean_sentence_length!r}.")
-        self.vocab_size = int(vocab_size)
-        self.num_successors = int(num_successors)
-        self.zipf_exponent = float(zipf_exponent)
-        self.zipf_offset = float(zipf_offset)
-        self.concentration = float(concentration)
-        self.mean_sentence_length = float(mean_sentence_length)
-        self.seed = int(seed)
-
-        rng = np.random.default_rng(self.seed)
-        num_words = self.vocab_size - 1
-        weights = (np.arange(1, num_words + 1) + self.zipf_offset) ** -self.zipf_exponent
-        weights /= weights.sum()
-        self.words = [EOS] + _pseudo_words(num_words, rng)
-        p_end = 1.0 / self.mean_sentence_length
-        successors, probs = [np.arange(1, self.vocab_size)], [weights]
-        for _ in range(num_words):
-            succ = 1 + rng.choice(num_words, size=self.num_successors, replace=False, p=weights)
-            p = rng.dirichlet(np.full(self.num_successors, self.concentration))
-            order = np.argsort(succ)
-            successors.append(np.concatenate([[0], succ[order]]))
-            probs.append(np.concatenate([[p_end], (1.0 - p_end) * p[order]]))
-        self.successors = successors  # list of int arrays, row i = successors of id i
-        self.probs = probs  # matching probabilities, each row sums to 1
-        self._cum = [np.cumsum(p).tolist() for p in probs]
-        for c in self._cum:
-            c[-1] = 1.0  # guard against rounding when sampling
-        self._succ_lists = [s.tolist() for s in successors]
-        self.stationary = self._stationary()
-        row_entropy = np.array([-(p * np.log(p)).sum() for p in probs])
-        self.entropy_rate = float(self.stationary @ row_entropy)
-
-    def get_config(self):
-        return {
-            "vocab_size": self.vocab_size, "num_successors": self.num_successors,
-            "zipf_exponent": self.zipf_exponent, "zipf_offset": self.zipf_offset,
-            "concentration": self.concentration,
-            "mean_sentence_length": self.mean_sentence_length, "seed": self.seed,
-        }
-
-    def transition_matrix(self):
-        """The dense `[vocab_size, vocab_size]` matrix `P[i, j] = p(j | i)`."""
-        matrix = np.zeros((self.vocab_size, self.vocab_size))
-        for i, (s, p) in enumerate(zip(self.successors, self.probs)):
-            matrix[i, s] = p
-        return matrix
-
-    def _stationary(self):
-        """π with π P = π, Σ π = 1: a linear solve, or power iteration for big vocabularies."""
-        v = self.vocab_size
-        if v <= _DENSE_LIMIT:
-            a = self.transition_matrix().T - np.eye(v)
-            a[-1, :] = 1.0  # replace one (redundant) balance equation by Σ π = 1
-            b = np.zeros(v)
-            b[-1] = 1.0
-            pi = np.linalg.solve(a, b)
-        else:
-            src = np.concatenate([np.full(len(s), i) for i, s in enumerate(self.successors)])
-            dst = np.concatenate(self.successors)
-            w = np.concatenate(self.probs)
-            pi = np.full(v, 1.0 / v)
-            for _ in range(100_000):
-                new = np.bincount(dst, weights=pi[src] * w, minlength=v)
-                if np.abs(new - pi).sum() < 1e-15:
-                    pi = new
-                    break
-                pi = new
-        pi = np.clip(pi, 0.0, None)
-        return pi / pi.sum()
-
-    @property
-    def perplexity_floor(self):
-        """`exp(entropy_rate)`: the lowest per-token perplexity any model can reach."""
-        return math.exp(self.entropy_rate)
-
-    @property
-    def mean_chars_per_token(self):
-        """Stationary mean characters per token in `generate_text8`'s stream (word + space)."""
-        lengths = np.array([len(EOS_WORD)] + [len(w) for w in self.words[1:]]) + 1.0
-        return float(self.stationary @ lengths)
-
-    @property
-    def char_entropy_rate(self):
-        """Exact entropy rate in nats per character of `generate_text8`'s stream.
-
-        The stream writes each token as a unique a-z word (`<eos>` as `"eos"`)
-        followed by a space, so tokens and characters determine each other, and
-        the character process carries `entropy_rate` nats every
-        `mean_chars_per_token` characters on average: their ratio is its rate.
-        A character model reaches it only with enough context to know the
-        previous word.
-        """
-        return self.entropy_rate / self.mean_chars_per_token
-
-    def sample(self, n, rng=None, prev=0):
-        """Draws `n` token ids from the chain.
-
-        Args:
-            n: int, tokens to draw.
-            rng: `np.random.Generator`, int seed or None.
-            prev: int, the token before the first one. Defaults to `0`
-                (`<eos>`: the sample starts a sentence).
-
-        Returns:
-            int32 array of ids (0 = `<eos>`).
-        """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"`n` must be an int >= 0, got {n!r}.")
-        rng = np.random.default_rng(rng)
-        out = np.empty(n, dtype=np.int32)
-        state = int(prev)
-        cum, succ, search = self._cum, self._succ_lists, bisect.bisect_right
-        for t, u in enumerate(rng.random(n).tolist()):
-            state = succ[state][search(cum[state], u)]
-            out[t] = state
-        return out
-
-    def sample_sentences(self, min_tokens, rng=None):
-        """Draws whole sentences: at least `min_tokens` tokens, ending with `<eos>`.
-
-        Starts a sentence (the token before is `<eos>`) and, after `min_tokens`
-        tokens, finishes the current sentence.
-        """
-        rng = np.random.default_rng(rng)
-        pieces = [self.sample(min_tokens, rng)]
-        while not len(pieces[-1]) or pieces[-1][-1] != 0:
-            prev = int(pieces[-1][-1]) if len(pieces[-1]) else 0
-            chunk = self.sample(64, rng, prev=prev)
-            ends = np.flatnonzero(chunk == 0)
-            pieces.append(chunk[: ends[0] + 1] if len(ends) else chunk)
-        return np.concatenate(pieces)
-
-    def log_loss(self, ids, prev=0):
-        """Mean −log p(x_t | x_{t−1}) of `ids` under the chain (nats/token)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if not len(ids):
-            raise ValueError("`ids` is empty.")
-        matrix = self.transition_matrix()
-        prevs = np.concatenate([[prev], ids[:-1]])
-        p = matrix[prevs, ids]
-        if np.any(p == 0):
-            raise ValueError("`ids` contains a transition the chain cannot make.")
-        return float(-np.log(p).mean())
-
-    def decode(self, ids):
-        """Words of ids (0 → `<eos>`)."""
-        return [self.words[i] for i in np.asarray(ids).tolist()]
 
 
 def _lines(words_of_ids):
@@ -270,12 +48,6 @@ def _lines(words_of_ids):
         else:
             line.append(w)
     return "".join(out)
-
-
-def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
 
 def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
@@ -306,8 +78,10 @@ def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
     >>> summary = generate_corpus("/tmp/synth", seed=0)  # doctest: +SKIP
     >>> data = load_ptb(data_dir="/tmp/synth")  # doctest: +SKIP
     """
-    _check_sizes(num_train_tokens=num_train_tokens, num_valid_tokens=num_valid_tokens,
-                 num_test_tokens=num_test_tokens)
+    for name, value in (("num_train_tokens", num_train_tokens),
+                        ("num_valid_tokens", num_valid_tokens),
+                        ("num_test_tokens", num_test_tokens)):
+        checks.positive_int(name, value)
     source = MarkovSource(vocab_size=vocab_size, seed=seed, **source_kwargs)
     rng = np.random.default_rng([int(seed), 1])
     out_dir = os.fspath(out_dir)
@@ -365,8 +139,6 @@ def load_synthetic(cache_dir=None, num_train_tokens=200_000, num_valid_tokens=20
     >>> data, info = load_synthetic(return_summary=True)  # doctest: +SKIP
     >>> info["perplexity_floor"]  # doctest: +SKIP
     """
-    from zoo.datasets.ptb import load_ptb  # noqa: PLC0415
-
     params = dict(num_train_tokens=num_train_tokens, num_valid_tokens=num_valid_tokens,
                   num_test_tokens=num_test_tokens, vocab_size=vocab_size, seed=seed,
                   **source_kwargs)
@@ -406,14 +178,14 @@ def generate_text8(num_chars=1_000_000, seed=0, vocab_size=300, **source_kwargs)
     Returns:
         str of lowercase a-z words and single spaces.
     """
-    _check_sizes(num_chars=num_chars)
+    num_chars = checks.positive_int("num_chars", num_chars)
     source = MarkovSource(vocab_size=vocab_size, seed=seed, **source_kwargs)
     rng = np.random.default_rng([int(seed), 2])
     spelled = [EOS_WORD + " "] + [w + " " for w in source.words[1:]]
-    pieces, total = [], 0
+    pieces, total, last = [], 0, 0  # the stream starts a sentence (after `<eos>`)
     while total < num_chars:
         n = int((num_chars - total) / source.mean_chars_per_token) + 16
-        ids = source.sample(n, rng, prev=0 if not pieces else last)
+        ids = source.sample(n, rng, prev=last)
         last = int(ids[-1])
         chunk = "".join(spelled[i] for i in ids.tolist())
         pieces.append(chunk)
@@ -435,7 +207,7 @@ def generate_text(num_words=60_000, seed=0, vocab_size=300, **source_kwargs):
     Returns:
         str, lines of lowercase a-z words separated by single spaces.
     """
-    _check_sizes(num_words=num_words)
+    num_words = checks.positive_int("num_words", num_words)
     source = MarkovSource(vocab_size=vocab_size, seed=seed, **source_kwargs)
     ids = source.sample_sentences(num_words, np.random.default_rng([int(seed), 3]))
     return "".join(line.strip() + "\n" for line in _lines(source.decode(ids)).splitlines(True))

@@ -1,5 +1,11 @@
-"""One run each: train a language model, evaluate one, train the word-mirror model.
+"""Experiments: one run each, as `train.py` runs them.
 
-These raise `ValueError` (bad settings or data) and `OSError` (files) only; the command line
-(`zoo.cli`) turns them into its messages. Nothing below `zoo.experiments` imports it.
+- `train_lm.train_lm`: train a language model in a run folder (resumable, locked).
+- `evaluate`: load a checkpoint with its metadata; perplexity on a split.
+- `generate.sample_tokens` / `generate_text`: sample from a language model.
+- `train_mirror.train_mirror`: train the mirror seq2seq model; `mirror_eval`: mirror
+  sentences with it and score it; `mirror_task`: its data and checkpoints as `train.py` runs it.
+
+Everything here raises `ValueError` (or `OSError`) for a user's mistake, with one line that
+says what to do; `zoo.cli` prints it.
 """

@@ -133,3 +133,56 @@ def plot_learning_curve(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format=path.suffix.lstrip(".") or "png")
     return path
+
+
+# Run metadata: zoo_meta.json beside a run's checkpoints.
+
+META_FILE = "zoo_meta.json"
+META_KINDS = ("word", "char", "seq2seq")
+
+
+def meta_path(checkpoint):
+    """The `zoo_meta.json` beside `checkpoint`."""
+    return os.path.join(os.path.dirname(os.path.abspath(checkpoint)), META_FILE)
+
+
+def write_meta(output_dir, config, kind, vocab=None, **fields):
+    """Writes a run's `zoo_meta.json`: its config's fields, its `kind`, its vocabulary.
+
+    Args:
+        output_dir: str, the run folder.
+        config: a zoo config (anything with `to_dict()`).
+        kind: str, "word" or "char" (a language model) or "seq2seq" (the mirror model).
+        vocab: list of str, the id → token list (language models).
+        **fields: anything else to store (`data`, `settings`, ...).
+    """
+    extra = {} if vocab is None else {"vocab": list(vocab)}
+    write_results(os.path.join(output_dir, META_FILE), config=config.to_dict(), kind=kind,
+                  **extra, **fields)
+
+
+def read_meta(path):
+    """Reads and checks the run metadata `zoo_meta.json` at `path`.
+
+    A language-model run's file holds `config` (its config's fields), `kind` ("word" or
+    "char") and `vocab`; a mirror run's holds `config` and `kind` "seq2seq".
+
+    Returns:
+        dict, the metadata.
+
+    Raises:
+        ValueError: one line naming the file, if it is corrupt or not a zoo run's metadata.
+    """
+    fix = "re-create it by re-running the training command, or restore it from a copy"
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            meta = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is corrupt ({str(e).splitlines()[0]}): {fix}") from None
+    kind = meta.get("kind") if isinstance(meta, dict) else None
+    if kind not in META_KINDS or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{path} is not a zoo run's metadata (expected a JSON object with "
+                         f"\"kind\" word, char or seq2seq and a \"config\" object): {fix}")
+    if kind != "seq2seq" and not (isinstance(meta.get("vocab"), list) and meta["vocab"]):
+        raise ValueError(f"{path} has no \"vocab\" list: {fix}")
+    return meta

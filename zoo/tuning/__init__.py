@@ -6,7 +6,8 @@
   (`val_perplexity`, min);
 - `write_report(...)`, `check_trials(...)`: the summary table, the best hyperparameters and
   model, and a clear error when every trial failed;
-- `python train.py tune ...` (`zoo.tuning.cli`), local or distributed.
+- `run_search(options)` (`zoo.tuning.run`): the search `python train.py tune ...` runs,
+  local or distributed; `zoo.tuning.space`: search spaces from `--space` and its flags.
 """
 
 from zoo.tuning.hypermodels import (OBJECTIVE, BigramLMHyperModel, CharLMHyperModel,

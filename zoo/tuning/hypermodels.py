@@ -21,7 +21,11 @@ import math
 
 import keras_tuner as kt
 
+from zoo.datasets.corpus import fit_kwargs
 from zoo.models.configs import LMConfig
+from zoo.models.lm import build_lm
+from zoo.models.lm import compile_lm
+from zoo.training.recipe import recipe_callbacks
 
 OBJECTIVE = kt.Objective("val_perplexity", direction="min")
 
@@ -264,21 +268,16 @@ class LMHyperModel(kt.HyperModel):
         return self.config.replace(**values)
 
     def build(self, hp):
-        from zoo.models.lm import build_lm, compile_lm
-
         config = self.config_for(hp)
         model = build_lm(config, vocab_size=self.vocab_size, seed=self.seed)
         return compile_lm(model, config, jit_compile=self.jit_compile)
 
     def fit(self, hp, model, *args, **kwargs):
-        from zoo.cli import fit_arguments
-
         config = self.config_for(hp)
         # train.py's callbacks and fit arguments (epochs, shuffle, steps_per_epoch); the
         # zoo's callbacks first: the tuner's (its checkpoint, TensorBoard) read their logs.
-        _, _, callbacks, fit_kwargs = fit_arguments(config)
-        kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
-        for key, value in fit_kwargs.items():
+        kwargs["callbacks"] = recipe_callbacks(config) + list(kwargs.get("callbacks") or [])
+        for key, value in fit_kwargs(config).items():
             kwargs.setdefault(key, value)
         return model.fit(*args, **kwargs)
 

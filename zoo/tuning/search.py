@@ -17,6 +17,8 @@ import os
 
 import keras_tuner as kt
 
+from zoo.training.reporting import write_meta
+from zoo.training.reporting import write_results
 from zoo.tuning.hypermodels import OBJECTIVE
 
 TUNERS = ("random", "bayesian", "hyperband")
@@ -233,14 +235,12 @@ def write_report(tuner, hypermodel, output_dir, corpus=None, extra=None):
         tuner: the keras-tuner tuner after `search`.
         hypermodel: its `LMHyperModel` (maps hyperparameters back to an `LMConfig`).
         output_dir: str, where to write (created).
-        corpus: `zoo.cli.Corpus` or None, the data (its vocabulary goes into zoo_meta.json).
+        corpus: `zoo.datasets.corpus.Corpus` or None, the data (its vocabulary goes into zoo_meta.json).
         extra: dict or None, more fields for best_hyperparameters.json.
 
     Returns:
         (rows, best_model_path or None).
     """
-    from zoo.training.reporting import write_results
-
     os.makedirs(output_dir, exist_ok=True)
     rows = trial_rows(tuner)
     write_csv(rows, os.path.join(output_dir, "trials.csv"))
@@ -266,7 +266,5 @@ def write_report(tuner, hypermodel, output_dir, corpus=None, extra=None):
         return rows, None
     model.save(best_path)
     if corpus is not None:
-        from zoo.cli import write_meta
-
-        write_meta(output_dir, config, corpus)
+        write_meta(output_dir, config, corpus.kind, corpus.vocab, data=corpus.name)
     return rows, best_path

@@ -1,0 +1,105 @@
+"""The mirror task as `train.py` runs it: its texts, a locked run folder, its checkpoints."""
+
+import os
+
+from zoo.datasets import mirror as mirror_data
+from zoo.datasets.corpus import shared_data_dir
+from zoo.datasets.ptb import mini_ptb_split
+from zoo.experiments.evaluate import checkpoint_kind
+from zoo.experiments.run_folder import BACKUP_DIR
+from zoo.experiments.run_folder import RunFolderLock
+from zoo.experiments.run_folder import clear_run_folder
+from zoo.models import mirror
+from zoo.training.reporting import META_FILE
+from zoo.training.reporting import write_meta
+from zoo.training.reporting import write_results
+
+MIRROR_RUN_FILES = ("best.keras", "last.keras", "log.csv", "results.json", META_FILE)
+
+
+def mirror_texts(data, data_dir=None):
+    """(train, valid, test) texts for the mirror model: None = the generated offline text.
+
+    Real text is the mini-PTB split (train = ptb.valid.txt, valid / test = the two halves of
+    ptb.test.txt), or PTB's own splits with `data` "ptb" (file paths in `data_dir`).
+    """
+    if data == "synthetic":
+        return None, None, None
+    if data == "text8":
+        raise ValueError("--data text8 is one unbroken stream with no sentences; the mirror "
+                         "model needs sentences: use synthetic, mini-ptb or ptb")
+    if data == "mini-ptb":
+        d = data_dir or os.path.join(shared_data_dir(), "ptb")
+        paths = [os.path.join(d, f"ptb.{s}.txt") for s in ("valid", "test")]
+        for path in paths:
+            if not os.path.isfile(path):
+                raise ValueError(f"{path} not found: pass --data-dir with ptb.valid.txt and "
+                                 "ptb.test.txt")
+        with open(paths[1], encoding="utf-8-sig") as f:
+            valid_lines, test_lines = mini_ptb_split(f.read().splitlines())
+        return paths[0], "\n".join(valid_lines), "\n".join(test_lines)
+    if data_dir is None:
+        raise ValueError("--data ptb for the mirror model needs --data-dir with ptb.*.txt")
+    return tuple(os.path.join(data_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test"))
+
+
+def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=None,
+                     seed=0, overwrite=False, verbose=2):
+    """Trains the mirror model `config` in the locked folder `output_dir`; its results."""
+    text, valid_text, test_text = mirror_texts(data, data_dir)
+    if corpus_tokens:
+        if data != "synthetic":
+            raise ValueError("--corpus-tokens only applies to --data synthetic")
+        text = mirror_data.offline_text(num_words=corpus_tokens, seed=seed)
+    os.makedirs(output_dir, exist_ok=True)
+    with RunFolderLock(output_dir):
+        if overwrite:
+            clear_run_folder(output_dir, names=MIRROR_RUN_FILES, folders=(BACKUP_DIR,))
+        result = mirror.train_mirror(
+            output_dir, text=text, valid_text=valid_text, test_text=test_text,
+            epochs=config.max_max_epoch, batch_size=config.batch_size, cell=config.cell,
+            seed=seed, units=config.hidden_size, embedding_dim=config.embedding_size,
+            encoder_layers=config.num_layers, learning_rate=config.learning_rate,
+            augment=1, verbose=verbose)
+        write_meta(output_dir, config, "seq2seq", data=data)
+        write_results(os.path.join(output_dir, "results.json"), **result)
+    return result
+
+
+def load_mirror_checkpoint(path, command="mirror"):
+    """The MirrorSeq2Seq at `path`; a language model there gets the commands that fit it."""
+    kind = checkpoint_kind(path)
+    if kind not in (None, "seq2seq"):
+        raise ValueError(f"{path} is a {kind}-level language model, not a mirror-seq2seq "
+                         f"checkpoint: use `train.py generate --checkpoint {path}` (or "
+                         "`train.py evaluate`) for it")
+    if not os.path.isfile(path):
+        raise ValueError(f"checkpoint not found: {path}")
+    try:
+        model = mirror.load_mirror(path)
+    except Exception as e:  # a corrupt or foreign file: one line, not a traceback
+        raise ValueError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(model, mirror.MirrorSeq2Seq):
+        raise ValueError(f"{path} is not a mirror-seq2seq checkpoint")
+    return model
+
+
+def mirror_checkpoint(path, sentence, beam_width=1):
+    """The mirror checkpoint at `path` applied to `sentence`."""
+    model = load_mirror_checkpoint(path)
+    try:
+        return mirror.mirror_sentence(model, sentence, beam_width)
+    except ValueError as e:
+        raise ValueError(str(e).splitlines()[0]) from None
+
+
+def evaluate_mirror_checkpoint(path, split="test", data="synthetic", data_dir=None, seed=0):
+    """Word and sentence accuracy of the mirror checkpoint at `path` on one split."""
+    model = load_mirror_checkpoint(path)
+    text = mirror_texts(data, data_dir)[("train", "valid", "test").index(split)]
+    if text is None:
+        text = mirror_data.offline_text(num_words=20000, seed=seed + 1)
+    elif os.path.isfile(text):
+        text = mirror_data.read_text(text)
+    sentences = [s for s in mirror_data.split_sentences(text, 10) if len(s) <= model.max_length]
+    return mirror.evaluate_mirror(model, sentences)
