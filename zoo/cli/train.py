@@ -45,15 +45,13 @@ def build_parser():
 
 
 def config_from_args(args):
-    config = get_config(
-        args.model, cell=args.cell, max_max_epoch=args.epochs, batch_size=args.batch_size,
+    """The preset `--model` with the flags given; a flag that does not apply is an error."""
+    return get_config(args.model).with_flags(
+        cell=args.cell, epochs=args.epochs, batch_size=args.batch_size,
         num_steps=args.num_steps, hidden_size=args.hidden_size, num_layers=args.num_layers,
         learning_rate=args.learning_rate, steps_per_epoch=args.steps_per_epoch,
         tie_weights=args.tie_weights,
     )
-    if config.max_epoch > config.max_max_epoch:
-        config = config.replace(max_epoch=config.max_max_epoch)
-    return config
 
 
 def default_output_dir(args, config):

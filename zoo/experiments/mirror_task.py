@@ -6,9 +6,12 @@ from zoo.datasets import mirror as mirror_data
 from zoo.datasets.corpus import shared_data_dir
 from zoo.datasets.ptb import mini_ptb_split
 from zoo.experiments.evaluate import checkpoint_kind
+from zoo.experiments.mirror_eval import evaluate_mirror
+from zoo.experiments.mirror_eval import mirror_sentence
 from zoo.experiments.run_folder import BACKUP_DIR
 from zoo.experiments.run_folder import RunFolderLock
 from zoo.experiments.run_folder import clear_run_folder
+from zoo.experiments.train_mirror import train_mirror
 from zoo.models import mirror
 from zoo.training.reporting import META_FILE
 from zoo.training.reporting import write_meta
@@ -45,7 +48,7 @@ def mirror_texts(data, data_dir=None):
 
 def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=None,
                      seed=0, overwrite=False, verbose=2):
-    """Trains the mirror model `config` in the locked folder `output_dir`; its results."""
+    """Trains the mirror model `config` (a MirrorConfig) in the locked folder `output_dir`."""
     text, valid_text, test_text = mirror_texts(data, data_dir)
     if corpus_tokens:
         if data != "synthetic":
@@ -55,12 +58,8 @@ def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus
     with RunFolderLock(output_dir):
         if overwrite:
             clear_run_folder(output_dir, names=MIRROR_RUN_FILES, folders=(BACKUP_DIR,))
-        result = mirror.train_mirror(
-            output_dir, text=text, valid_text=valid_text, test_text=test_text,
-            epochs=config.max_max_epoch, batch_size=config.batch_size, cell=config.cell,
-            seed=seed, units=config.hidden_size, embedding_dim=config.embedding_size,
-            encoder_layers=config.num_layers, learning_rate=config.learning_rate,
-            augment=1, verbose=verbose)
+        result = train_mirror(output_dir, text=text, valid_text=valid_text,
+                              test_text=test_text, config=config, seed=seed, verbose=verbose)
         write_meta(output_dir, config, "seq2seq", data=data)
         write_results(os.path.join(output_dir, "results.json"), **result)
     return result
@@ -88,7 +87,7 @@ def mirror_checkpoint(path, sentence, beam_width=1):
     """The mirror checkpoint at `path` applied to `sentence`."""
     model = load_mirror_checkpoint(path)
     try:
-        return mirror.mirror_sentence(model, sentence, beam_width)
+        return mirror_sentence(model, sentence, beam_width)
     except ValueError as e:
         raise ValueError(str(e).splitlines()[0]) from None
 
@@ -102,4 +101,4 @@ def evaluate_mirror_checkpoint(path, split="test", data="synthetic", data_dir=No
     elif os.path.isfile(text):
         text = mirror_data.read_text(text)
     sentences = [s for s in mirror_data.split_sentences(text, 10) if len(s) <= model.max_length]
-    return mirror.evaluate_mirror(model, sentences)
+    return evaluate_mirror(model, sentences)

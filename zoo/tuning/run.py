@@ -116,13 +116,12 @@ def run_search(options):
             distributed.check_port_free(os.environ[ENV_ORACLE_IP], os.environ[ENV_ORACLE_PORT])
         except distributed.DistributedTuningError as e:
             raise ValueError(str(e)) from None
-    config = get_config(o.model, max_max_epoch=o.epochs, batch_size=o.batch_size,
-                        num_steps=o.num_steps, steps_per_epoch=o.steps_per_epoch)
-    if config.max_epoch > config.max_max_epoch:
-        config = config.replace(max_epoch=config.max_max_epoch)
+    config = get_config(o.model)
     if config.family == "seq2seq":
         raise ValueError(f"--model {config.name} is a seq2seq model; tune a word, char "
                          "or bigram language model")
+    config = config.with_flags(epochs=o.epochs, batch_size=o.batch_size, num_steps=o.num_steps,
+                               steps_per_epoch=o.steps_per_epoch)
     space = build_space(config, o.space, o.space_flags)
     corpus = load_corpus(o.data, config.family, o.data_dir, o.corpus_tokens,
                          o.corpus_vocab, seed=o.seed)
