@@ -21,6 +21,7 @@ from zoo.training.backup import (  # noqa: F401  (re-exported: their old home)
     describe_changes,
     read_backup,
 )
+from zoo.training.schedules import step_decay
 from zoo.training.states import (
     _sync_backend_state,
     get_rnn_states,
@@ -136,21 +137,16 @@ class StepDecay(keras.callbacks.Callback):
 
     def __init__(self, initial_lr, factor=0.1, every=5000):
         super().__init__()
-        if not isinstance(initial_lr, (int, float)) or initial_lr <= 0:
-            raise ValueError(f"initial_lr must be a positive number, got {initial_lr!r}")
-        if not isinstance(factor, (int, float)) or factor <= 0:
-            raise ValueError(f"factor must be a positive number, got {factor!r}")
-        if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
-            raise ValueError(f"every must be a positive int, got {every!r}")
+        self._schedule = step_decay(initial_lr, factor, every)  # checks the arguments
         self.initial_lr = float(initial_lr)
         self.factor = float(factor)
-        self.every = every
+        self.every = int(every)
         self._epoch_start_step = 0
         self._current = None
 
     def rate(self, step):
-        """The learning rate at optimizer step `step` (0-based)."""
-        return self.initial_lr * self.factor ** (int(step) // self.every)
+        """The learning rate at optimizer step `step` (0-based): `step_decay`'s formula."""
+        return self._schedule(step)
 
     def on_epoch_begin(self, epoch, logs=None):
         _sync_backend_state(self.model)
