@@ -13,6 +13,7 @@ import time
 
 import keras
 
+from zoo import checks
 from zoo.training.backup import (  # noqa: F401  (re-exported: their old home)
     AtomicBackupAndRestore,
     AtomicModelCheckpoint,
@@ -70,12 +71,7 @@ class StatefulRNNCallback(keras.callbacks.Callback):
 
     def __init__(self, reset_on_epoch_begin=True):
         super().__init__()
-        if not isinstance(reset_on_epoch_begin, bool):
-            raise ValueError(
-                "reset_on_epoch_begin must be a bool, got "
-                f"{type(reset_on_epoch_begin).__name__}"
-            )
-        self.reset_on_epoch_begin = reset_on_epoch_begin
+        self.reset_on_epoch_begin = checks.boolean("reset_on_epoch_begin", reset_on_epoch_begin)
         self._in_fit = False
         self._snapshot = None
 
@@ -199,16 +195,8 @@ class WordsPerSecond(keras.callbacks.Callback):
 
     def __init__(self, tokens_per_batch, warmup_batches=1):
         super().__init__()
-        if isinstance(tokens_per_batch, bool) or not isinstance(tokens_per_batch, int) or (
-            tokens_per_batch <= 0
-        ):
-            raise ValueError(f"tokens_per_batch must be a positive int, got {tokens_per_batch!r}")
-        if isinstance(warmup_batches, bool) or not isinstance(warmup_batches, int) or (
-            warmup_batches < 0
-        ):
-            raise ValueError(f"warmup_batches must be a non-negative int, got {warmup_batches!r}")
-        self.tokens_per_batch = tokens_per_batch
-        self.warmup_batches = warmup_batches
+        self.tokens_per_batch = checks.positive_int("tokens_per_batch", tokens_per_batch)
+        self.warmup_batches = checks.non_negative_int("warmup_batches", warmup_batches)
         self.history = []
 
     def on_train_begin(self, logs=None):
