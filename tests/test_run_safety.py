@@ -160,7 +160,7 @@ def test_kill_after_training_before_results_keeps_the_backup(straight, tmp_path,
                                                               capsys):
     out = tmp_path / "run"
     with monkeypatch.context() as m:
-        kill_on_call(m, cli, "evaluate_stream", 1)
+        kill_on_call(m, train_lm, "evaluate_stream", 1)
         with pytest.raises(Killed):
             cli.main([*TINY, "--output-dir", str(out)])
     assert (out / "backup").is_dir(), "the backup must outlive fit until results.json exists"

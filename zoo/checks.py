@@ -27,6 +27,13 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def boolean(name, value):
+    """`value`; `ValueError` unless it is a bool (`True` or `False`, not 0 or 1)."""
+    if not isinstance(value, bool):
+        _fail(name, "a bool", value)
+    return value
+
+
 def positive_int(name, value):
     """`value` as an int; `ValueError` unless an integer >= 1."""
     if not _is_int(value) or value <= 0:

@@ -157,8 +157,8 @@ def test_multi_worker_train_py_equals_single_device(tmp_path):
 def test_strategy_and_batch_errors():
     from zoo.training.distribute import make_strategy, replica_batch_size
 
-    with pytest.raises(ValueError, match=r"Argument `distribute` must be one of mirrored, "
-                                         r"multi-worker\. Received: distribute=horovod"):
+    with pytest.raises(ValueError, match=r"Argument `distribute` must be one of \('mirrored', "
+                                         r"'multi-worker'\)\. Received: distribute='horovod'"):
         make_strategy("horovod")
 
     class ThreeReplicas:

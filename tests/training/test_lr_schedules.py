@@ -40,15 +40,6 @@ def test_notebook_schedule_matches_notebook_log():
         fn(13, None)
 
 
-def test_notebook_schedule_drives_learning_rate_scheduler():
-    model, x, y = tiny_regression()
-    history = model.fit(
-        x, y, batch_size=8, epochs=4, shuffle=False, verbose=0,
-        callbacks=[keras.callbacks.LearningRateScheduler(notebook_lr_schedule(1.0, 0.5, 4))],
-    ).history
-    np.testing.assert_allclose(history["learning_rate"], [1.0, 0.5, 0.375, 0.25])
-
-
 def test_step_decay_formula():
     fn = step_decay(10.0)
     assert [fn(s) for s in (0, 4999, 5000, 9999, 10000)] == pytest.approx([10, 10, 1, 1, 0.1])
@@ -80,13 +71,21 @@ def tiny_regression(lr=1.0):
     return model, x, x.sum(axis=1, keepdims=True)
 
 
-def test_ptb_schedule_drives_learning_rate_scheduler():
+@pytest.mark.parametrize(
+    "schedule, expected",
+    [
+        (ptb_lr_schedule(1.0, 0.5, 2), [1.0, 1.0, 0.5, 0.25]),
+        (notebook_lr_schedule(1.0, 0.5, 4), [1.0, 0.5, 0.375, 0.25]),
+    ],
+    ids=["ptb", "notebook"],
+)
+def test_schedule_drives_learning_rate_scheduler(schedule, expected):
     model, x, y = tiny_regression()
     history = model.fit(
         x, y, batch_size=8, epochs=4, shuffle=False, verbose=0,
-        callbacks=[keras.callbacks.LearningRateScheduler(ptb_lr_schedule(1.0, 0.5, 2))],
+        callbacks=[keras.callbacks.LearningRateScheduler(schedule)],
     ).history
-    np.testing.assert_allclose(history["learning_rate"], [1.0, 1.0, 0.5, 0.25])
+    np.testing.assert_allclose(history["learning_rate"], expected)
 
 
 class LRProbe(keras.callbacks.Callback):

@@ -1,5 +1,7 @@
 """ScaledSparseCategoricalCrossentropy: value and gradients are scale x the Keras loss."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -72,7 +74,8 @@ def test_config_round_trip_and_errors():
     assert clone.get_config() == loss.get_config()
     assert (clone.scale, clone.from_logits, clone.ignore_class) == (35.0, True, 0)
     for bad in (0, -1.0, "20", True):
-        with pytest.raises(ValueError, match="scale must be a positive number"):
+        with pytest.raises(ValueError, match=r"Argument `scale` must be a finite number > 0\. "
+                                             rf"Received: scale={re.escape(repr(bad))}$"):
             ScaledSparseCategoricalCrossentropy(scale=bad)
 
 

@@ -6,9 +6,9 @@ import json
 import os
 import shutil
 
-from zoo.training.callbacks import BackupError
-from zoo.training.callbacks import describe_changes
-from zoo.training.callbacks import read_backup
+from zoo.training.backup import BackupError
+from zoo.training.backup import describe_changes
+from zoo.training.backup import read_backup
 from zoo.training.reporting import META_FILE
 
 LOCK_FILE = ".lock"

@@ -4,14 +4,14 @@ Keras only (any backend); importing this package does not import TensorFlow.
 `zoo.training.reporting` imports matplotlib when it draws.
 """
 
-from zoo.training.callbacks import AtomicBackupAndRestore
-from zoo.training.callbacks import AtomicModelCheckpoint
-from zoo.training.callbacks import BackupError
+from zoo.training.backup import AtomicBackupAndRestore
+from zoo.training.backup import AtomicModelCheckpoint
+from zoo.training.backup import BackupError
+from zoo.training.backup import atomic_save
 from zoo.training.callbacks import ResetStatesCallback
 from zoo.training.callbacks import StatefulRNNCallback
 from zoo.training.callbacks import StepDecay
 from zoo.training.callbacks import WordsPerSecond
-from zoo.training.callbacks import atomic_save
 from zoo.training.losses import ScaledSparseCategoricalCrossentropy
 from zoo.training.metrics import Perplexity
 from zoo.training.reporting import plot_learning_curve

@@ -36,6 +36,8 @@ import os
 
 import keras
 
+from zoo import checks
+
 STRATEGIES = ("mirrored", "multi-worker")
 
 
@@ -60,11 +62,7 @@ def make_strategy(name, devices=None):
     Returns:
         A `tf.distribute.MirroredStrategy` or `tf.distribute.MultiWorkerMirroredStrategy`.
     """
-    if name not in STRATEGIES:
-        raise ValueError(
-            f"Argument `distribute` must be one of {', '.join(STRATEGIES)}. "
-            f"Received: distribute={name}"
-        )
+    checks.one_of("distribute", name, STRATEGIES)
     _require_tensorflow()
     import tensorflow as tf
 

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo import checks
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class ScaledSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossentropy):
@@ -48,8 +50,7 @@ class ScaledSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossent
         name="scaled_sparse_categorical_crossentropy",
         dtype=None,
     ):
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-            raise ValueError(f"scale must be a positive number, got {scale!r}")
+        scale = checks.positive_number("scale", scale)
         super().__init__(
             from_logits=from_logits,
             ignore_class=ignore_class,
@@ -58,7 +59,7 @@ class ScaledSparseCategoricalCrossentropy(keras.losses.SparseCategoricalCrossent
             name=name,
             dtype=dtype,
         )
-        self.scale = float(scale)
+        self.scale = scale
         self.axis = axis
 
     def call(self, y_true, y_pred):

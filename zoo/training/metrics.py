@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo import checks
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Perplexity(keras.metrics.Metric):
@@ -39,9 +41,7 @@ class Perplexity(keras.metrics.Metric):
 
     def __init__(self, from_logits=True, name="perplexity", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        if not isinstance(from_logits, bool):
-            raise ValueError(f"from_logits must be a bool, got {from_logits!r}")
-        self.from_logits = from_logits
+        self.from_logits = checks.boolean("from_logits", from_logits)
         self.total = self.add_variable(
             shape=(), initializer="zeros", dtype=self.dtype, name="total"
         )

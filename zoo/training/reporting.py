@@ -7,6 +7,8 @@ import pathlib
 
 import numpy as np
 
+from zoo import checks
+
 
 def _to_jsonable(value):
     """Converts numpy scalars/arrays, paths, tuples and non-finite floats for JSON."""
@@ -103,10 +105,7 @@ def plot_learning_curve(
         raise ValueError(
             f"history_dict must be a dict of lists or a History, got {type(history_dict).__name__}"
         )
-    if isinstance(validation_freq, bool) or not isinstance(validation_freq, int) or (
-        validation_freq <= 0
-    ):
-        raise ValueError(f"validation_freq must be a positive int, got {validation_freq!r}")
+    validation_freq = checks.positive_int("validation_freq", validation_freq)
     present = [m for m in metrics if history_dict.get(m)]
     if not present:
         raise ValueError(

@@ -6,15 +6,14 @@ pure function of the epoch and a resumed run (`BackupAndRestore`) gets the same 
 For per-step decay use `zoo.training.StepDecay`.
 """
 
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
+from zoo import checks
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def _epoch_schedule_args(learning_rate, lr_decay, epochs_name, epochs):
+    """The checked `(learning_rate, lr_decay, epochs)` of an epoch schedule."""
+    return (checks.positive_number("learning_rate", learning_rate),
+            checks.positive_number("lr_decay", lr_decay),
+            checks.positive_int(epochs_name, epochs))
 
 
 def ptb_lr_schedule(learning_rate, lr_decay, max_epoch):
@@ -41,9 +40,8 @@ def ptb_lr_schedule(learning_rate, lr_decay, max_epoch):
     callback = keras.callbacks.LearningRateScheduler(fn)
     ```
     """
-    _check_positive("learning_rate", learning_rate)
-    _check_positive("lr_decay", lr_decay)
-    _check_positive_int("max_epoch", max_epoch)
+    learning_rate, lr_decay, max_epoch = _epoch_schedule_args(
+        learning_rate, lr_decay, "max_epoch", max_epoch)
 
     def schedule(epoch, lr=None):
         return float(learning_rate * lr_decay ** max(epoch + 1 - max_epoch, 0))
@@ -82,9 +80,8 @@ def notebook_lr_schedule(learning_rate, lr_decay, max_max_epoch):
     [fn(e, None) for e in range(4)]  # [1.0, 0.5, 0.375, 0.25]
     ```
     """
-    _check_positive("learning_rate", learning_rate)
-    _check_positive("lr_decay", lr_decay)
-    _check_positive_int("max_max_epoch", max_max_epoch)
+    learning_rate, lr_decay, max_max_epoch = _epoch_schedule_args(
+        learning_rate, lr_decay, "max_max_epoch", max_max_epoch)
 
     def schedule(epoch, lr=None):
         if epoch >= max_max_epoch:
@@ -102,7 +99,7 @@ def notebook_lr_schedule(learning_rate, lr_decay, max_max_epoch):
 def step_decay(initial_lr, factor=0.1, every=5000):
     """Per-step decay `fn(step) = initial_lr * factor ** (step // every)` (0-based step).
 
-    The formula behind `zoo.training.StepDecay`, for plotting or tests.
+    The one implementation of step decay: `zoo.training.StepDecay` applies it per batch.
 
     Args:
         initial_lr: float, the rate at step 0.
@@ -118,9 +115,9 @@ def step_decay(initial_lr, factor=0.1, every=5000):
     fn(4999), fn(5000)  # (10.0, 1.0)
     ```
     """
-    _check_positive("initial_lr", initial_lr)
-    _check_positive("factor", factor)
-    _check_positive_int("every", every)
+    initial_lr = checks.positive_number("initial_lr", initial_lr)
+    factor = checks.positive_number("factor", factor)
+    every = checks.positive_int("every", every)
 
     def schedule(step):
         return float(initial_lr * factor ** (int(step) // every))
