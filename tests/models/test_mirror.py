@@ -147,3 +147,17 @@ def test_the_model_and_the_data_agree_on_the_vocabulary():
     model = mirror.MirrorSeq2Seq(units=4, embedding_dim=3, encoder_layers=1, cell="keras")
     assert model.vocab_size == data.VOCAB_SIZE
     assert model.max_length == MirrorConfig().max_length == data.DEFAULT_MAX_LENGTH
+
+
+def test_train_mirror_refuses_bad_settings_before_writing_anything(tmp_path):
+    from zoo.models import get_config
+
+    with pytest.raises(ValueError, match="Argument `config` must be a MirrorConfig. "
+                                         "Received: config=LMConfig"):
+        train_mirror(str(tmp_path / "a"), config=get_config("ptb-small"))
+    with pytest.raises(ValueError, match=r"Argument `epochs` must be a positive integer\. "
+                                         r"Received: epochs=0"):
+        train_mirror(str(tmp_path / "b"), config=get_config("mirror-seq2seq"), epochs=0)
+    with pytest.raises(ValueError, match=r"Argument `max_minutes` must be a finite number > 0"):
+        train_mirror(str(tmp_path / "c"), max_minutes=0)
+    assert list(tmp_path.iterdir()) == []
