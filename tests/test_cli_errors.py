@@ -225,3 +225,17 @@ def test_offline_download_is_one_line(tmp_path, capsys, monkeypatch):
     line = one_error_line(capsys)
     assert line.startswith("Could not download simple-examples.tgz from http://127.0.0.1:")
     assert line.endswith("(`--data-dir` on the command line).")
+
+
+@pytest.mark.parametrize("flag, line", [
+    (["--num-steps", "5"], "--num-steps does not apply to mirror-seq2seq (a MirrorConfig)"),
+    (["--tie-weights"], "--tie-weights does not apply to mirror-seq2seq"),
+    (["--steps-per-epoch", "3"], "--steps-per-epoch does not apply to mirror-seq2seq"),
+    (["--jit"], "--jit applies to the language models, not mirror-seq2seq"),
+    (["--corpus-vocab", "50"], "--corpus-vocab applies to the language models, not mirror-seq2seq"),
+])
+def test_flags_that_do_not_apply_to_the_model_are_refused(flag, line, tmp_path, capsys):
+    out = tmp_path / "mirror"
+    assert run_main(["--model", "mirror-seq2seq", *flag, "--output-dir", str(out)]) == 2
+    assert one_error_line(capsys).startswith(line)
+    assert not out.exists()

@@ -124,8 +124,10 @@ def run(argv):
 
 
 def _train_mirror(args, config):
-    if args.distribute:
-        raise CLIError("--distribute applies to the language models, not mirror-seq2seq")
+    for flag in ("distribute", "jit", "tensorboard", "corpus_vocab"):
+        if getattr(args, flag):
+            raise CLIError(f"--{flag.replace('_', '-')} applies to the language models, not "
+                           f"{config.name}")
     from zoo.experiments.mirror_task import train_mirror_run
 
     output_dir = args.output_dir or os.path.join("runs", f"{config.name}-{args.data}")
