@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CELLS = ("keras", "fused", "gate")
+REFERENCE = "keras"  # every other cell is compared with keras.layers.LSTM
 
 
 def losses(cell, corpus, steps):
@@ -49,20 +49,23 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--floatx", choices=("float32", "float64"), default="float64")
     p.add_argument("--steps", type=int, default=150)
-    p.add_argument("--data-dir", default=os.path.join(
-        os.environ.get("ZOO_SHARED_DATA", ROOT.parent / "shared" / "data"), "ptb"))
+    p.add_argument("--data-dir", default=None,
+                   help="folder of the PTB text (default: the shared data folder's ptb/)")
     args = p.parse_args(argv)
     import keras
 
     keras.config.set_floatx(args.floatx)
     from zoo.datasets.corpus import load_corpus
+    from zoo.datasets.corpus import shared_data_dir
+    from zoo.layers.factory import CELLS
 
-    corpus = load_corpus("mini-ptb", "word", data_dir=args.data_dir)
+    data_dir = args.data_dir or os.path.join(shared_data_dir(), "ptb")
+    corpus = load_corpus("mini-ptb", "word", data_dir=data_dir)
     runs = {cell: losses(cell, corpus, args.steps) for cell in CELLS}
-    ref = runs["keras"]
+    ref = runs[REFERENCE]
     print(f"{args.floatx}, {len(ref)} steps; loss at steps 1, {len(ref)}: "
           f"{ref[0]:.6f}, {ref[-1]:.6f}")
-    for cell in CELLS[1:]:
+    for cell in (c for c in CELLS if c != REFERENCE):
         worst = max(abs(a - b) / abs(b) for a, b in zip(runs[cell], ref))
         print(f"{cell}: largest relative loss difference from keras {worst:.2e}")
 

@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 TINY = dict(batch=3, time=5, features=4, units=3)
+B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
 
 
 def _to_numpy(x):
@@ -104,6 +105,25 @@ def run_layer_test(
     _fit_one_step_and_reload(model, input_data, tmp_path / "model.keras")
 
 
+def tiny_sequences(seed=0, time=T):
+    """Random float32 inputs `(B, time, F)` of the TINY shapes."""
+    return np.random.default_rng(seed).normal(size=(B, time, F)).astype("float32")
+
+
+def sequence_rnn(cell, **kwargs):
+    """`keras.layers.RNN(cell, return_sequences=True, **kwargs)`: a cell's test layer."""
+    return keras.layers.RNN(cell, return_sequences=True, **kwargs)
+
+
+def run_lstm_layer_test(layer_cls, init_kwargs, *, wrap=None, tmp_path):
+    """`run_layer_test` of an LSTM layer (or cell, with `wrap`) on TINY sequences.
+
+    The input is `tiny_sequences()`, the expected output `(B, T, U)`.
+    """
+    run_layer_test(layer_cls, init_kwargs, tiny_sequences(), (B, T, U), wrap=wrap,
+                   tmp_path=tmp_path)
+
+
 def _fit_one_step_and_reload(model, input_data, path):
     rng = np.random.default_rng(0)
     targets = [
@@ -178,6 +198,22 @@ def value_and_gradients(layer, x, output_weights, initial_state=None, training=F
     if isinstance(out, (list, tuple)):
         return [_to_numpy(o) for o in out], [_to_numpy(g) for g in grads]
     return _to_numpy(out), [_to_numpy(g) for g in grads]
+
+
+def built_with_weights(layers, input_shape, weights):
+    """Builds each layer for `input_shape` and sets `weights`; returns `layers`."""
+    for layer in layers:
+        layer.build(input_shape)
+        layer.set_weights(weights)
+    return layers
+
+
+def paired_value_and_gradients(layer, reference, x, output_weights, **kwargs):
+    """`value_and_gradients` of `layer` and of `reference`, same inputs and weights."""
+    return (
+        value_and_gradients(layer, x, output_weights, **kwargs),
+        value_and_gradients(reference, x, output_weights, **kwargs),
+    )
 
 
 def numpy_lstm(x, kernel, recurrent_kernel, bias, forget_bias=0.0, h0=None, c0=None):

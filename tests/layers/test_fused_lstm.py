@@ -5,18 +5,20 @@ import pytest
 
 import keras
 
-from layer_testing import TINY
+from layer_testing import B
+from layer_testing import F
+from layer_testing import T
+from layer_testing import U
+from layer_testing import built_with_weights
 from layer_testing import check_variational_dropout
 from layer_testing import numpy_lstm
+from layer_testing import paired_value_and_gradients
 from layer_testing import random_fused_weights
-from layer_testing import run_layer_test
-from layer_testing import value_and_gradients
+from layer_testing import run_lstm_layer_test
 from zoo.layers import FusedLSTM
 from zoo.layers import FusedLSTMCell
 from zoo.layers import _lstm_sequence
 from zoo.layers import fused_lstm as fused_lstm_module
-
-B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
 
 
 def pair(**kwargs):
@@ -32,22 +34,11 @@ def pair(**kwargs):
 
 
 def test_layer_contract(tmp_path):
-    run_layer_test(
+    run_lstm_layer_test(
         FusedLSTM,
-        dict(
-            units=U,
-            return_sequences=True,
-            unit_forget_bias=False,
-            forget_bias=0.5,
-            bias_regularizer="l2",
-            recurrent_constraint="max_norm",
-            dropout=0.1,
-            recurrent_dropout=0.1,
-            seed=2,
-            use_cudnn=False,
-        ),
-        np.random.default_rng(0).normal(size=(B, T, F)).astype("float32"),
-        (B, T, U),
+        dict(units=U, return_sequences=True, unit_forget_bias=False, forget_bias=0.5,
+             bias_regularizer="l2", recurrent_constraint="max_norm", dropout=0.1,
+             recurrent_dropout=0.1, seed=2, use_cudnn=False),
         tmp_path=tmp_path,
     )
 
@@ -74,8 +65,7 @@ def test_matches_cell_forward_and_gradients(kwargs):
     plain.set_weights(weights)
     out_shape = (B, T, U) if kwargs["return_sequences"] else (B, U)
     w_out = rng.normal(size=out_shape).astype("float32")
-    out, grads = value_and_gradients(fast, x, w_out)
-    ref_out, ref_grads = value_and_gradients(plain, x, w_out)
+    (out, grads), (ref_out, ref_grads) = paired_value_and_gradients(fast, plain, x, w_out)
     np.testing.assert_allclose(out, ref_out, atol=1e-5)
     assert len(grads) == len(ref_grads) == 1 + len(weights)
     for g, ref in zip(grads, ref_grads):
@@ -122,8 +112,7 @@ def test_stateful_gradients_match_cell():
         layer.build((B, T, F))
         layer.set_weights(weights)
         layer(x[:, :T])  # first chunk sets the state
-    _, grads = value_and_gradients(fast, x[:, T:], w_out)
-    _, ref_grads = value_and_gradients(plain, x[:, T:], w_out)
+    (_, grads), (_, ref_grads) = paired_value_and_gradients(fast, plain, x[:, T:], w_out)
     for g, ref in zip(grads, ref_grads):
         np.testing.assert_allclose(g, ref, atol=1e-5)
 
@@ -262,8 +251,9 @@ def test_fast_path_gradients_with_states(recurrence, kwargs):
         layer.build(x.shape)
         layer.set_weights(weights)
     w_out = [rng.normal(size=s).astype("float32") for s in [(B, steps, U), (B, U), (B, U)]]
-    outs, grads = value_and_gradients(fast, x, w_out, initial_state=states)
-    ref_outs, ref_grads = value_and_gradients(plain, x, w_out, initial_state=states)
+    (outs, grads), (ref_outs, ref_grads) = paired_value_and_gradients(
+        fast, plain, x, w_out, initial_state=states
+    )
     for got, want in zip(outs, ref_outs):
         np.testing.assert_allclose(got, want, atol=1e-5)
     assert len(grads) == len(ref_grads) == 3 + len(weights)
@@ -281,8 +271,9 @@ def test_fast_path_dropout_gradients(recurrence):
         layer.build(x.shape)
         layer.set_weights(random_fused_weights(F, U, seed=10))
     w_out = rng.normal(size=(B, T, U)).astype("float32")
-    out, grads = value_and_gradients(fast, x, w_out, training=True)
-    ref_out, ref_grads = value_and_gradients(plain, x, w_out, training=True)
+    (out, grads), (ref_out, ref_grads) = paired_value_and_gradients(
+        fast, plain, x, w_out, training=True
+    )
     np.testing.assert_allclose(out, ref_out, atol=1e-5)
     assert np.mean(out == 0) < 0.5  # outputs are not dropped, inputs are
     for g, ref in zip(grads, ref_grads):
@@ -315,12 +306,9 @@ def test_fast_path_mixed_bfloat16_gradients():
     weights = random_fused_weights(F, U, seed=12)
     mixed = FusedLSTM(U, return_sequences=True, dtype="mixed_bfloat16")
     exact = FusedLSTM(U, return_sequences=True)
-    for layer in (mixed, exact):
-        layer.build(x.shape)
-        layer.set_weights(weights)
+    built_with_weights((mixed, exact), x.shape, weights)
     w_out = rng.normal(size=(B, T, U)).astype("float32")
-    _, grads = value_and_gradients(mixed, x, w_out)
-    _, ref_grads = value_and_gradients(exact, x, w_out)
+    (_, grads), (_, ref_grads) = paired_value_and_gradients(mixed, exact, x, w_out)
     for g, ref in zip(grads, ref_grads):
         assert g.dtype == ref.dtype == np.float32  # variables stay float32
         assert np.abs(g - ref).max() <= 3e-2 * np.abs(ref).max()

@@ -3,37 +3,27 @@ import pytest
 
 import keras
 
-from layer_testing import TINY
+from layer_testing import B
+from layer_testing import F
+from layer_testing import T
+from layer_testing import U
+from layer_testing import built_with_weights
 from layer_testing import check_variational_dropout
 from layer_testing import numpy_lstm
+from layer_testing import paired_value_and_gradients
 from layer_testing import random_fused_weights
-from layer_testing import run_layer_test
-from layer_testing import value_and_gradients
+from layer_testing import run_lstm_layer_test
+from layer_testing import sequence_rnn
 from zoo.layers import FusedLSTMCell
-
-B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
-
-
-def rnn(cell, **kwargs):
-    return keras.layers.RNN(cell, return_sequences=True, **kwargs)
 
 
 def test_layer_contract(tmp_path):
-    run_layer_test(
+    run_lstm_layer_test(
         FusedLSTMCell,
-        dict(
-            units=U,
-            unit_forget_bias=False,
-            forget_bias=0.5,
-            kernel_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
-            kernel_regularizer="l2",
-            dropout=0.1,
-            recurrent_dropout=0.2,
-            seed=3,
-        ),
-        np.random.default_rng(0).normal(size=(B, T, F)).astype("float32"),
-        (B, T, U),
-        wrap=rnn,
+        dict(units=U, unit_forget_bias=False, forget_bias=0.5,
+             kernel_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+             kernel_regularizer="l2", dropout=0.1, recurrent_dropout=0.2, seed=3),
+        wrap=sequence_rnn,
         tmp_path=tmp_path,
     )
 
@@ -42,13 +32,10 @@ def test_matches_keras_lstm_cell_forward_and_gradients():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(B, T, F)).astype("float32")
     weights = random_fused_weights(F, U)
-    ours, keras_rnn = rnn(FusedLSTMCell(U)), rnn(keras.layers.LSTMCell(U))
-    for layer in (ours, keras_rnn):
-        layer.build(x.shape)
-        layer.set_weights(weights)
+    ours, keras_rnn = sequence_rnn(FusedLSTMCell(U)), sequence_rnn(keras.layers.LSTMCell(U))
+    built_with_weights((ours, keras_rnn), x.shape, weights)
     w_out = rng.normal(size=(B, T, U)).astype("float32")
-    out, grads = value_and_gradients(ours, x, w_out)
-    ref_out, ref_grads = value_and_gradients(keras_rnn, x, w_out)
+    (out, grads), (ref_out, ref_grads) = paired_value_and_gradients(ours, keras_rnn, x, w_out)
     np.testing.assert_allclose(out, ref_out, atol=1e-5)
     np.testing.assert_allclose(out, numpy_lstm(x, *weights)[0], atol=1e-5)
     assert len(grads) == 4  # x, kernel, recurrent_kernel, bias
@@ -61,7 +48,7 @@ def test_weights_copy_both_ways_with_keras_lstm():
     x = np.random.default_rng(1).normal(size=(B, T, F)).astype("float32")
     keras_lstm = keras.layers.LSTM(U, return_sequences=True)
     keras_lstm.build(x.shape)
-    ours = rnn(FusedLSTMCell(U))
+    ours = sequence_rnn(FusedLSTMCell(U))
     ours.build(x.shape)
     ours.set_weights(keras_lstm.get_weights())
     np.testing.assert_allclose(ours(x), keras_lstm(x), atol=1e-6)
@@ -72,7 +59,7 @@ def test_weights_copy_both_ways_with_keras_lstm():
 def test_forget_bias_is_a_constant_inside_the_forget_sigmoid():
     x = np.random.default_rng(2).normal(size=(B, T, F)).astype("float32")
     weights = random_fused_weights(F, U, seed=2)
-    layer = rnn(FusedLSTMCell(U, forget_bias=1.5))
+    layer = sequence_rnn(FusedLSTMCell(U, forget_bias=1.5))
     layer.build(x.shape)
     layer.set_weights(weights)
     expected = numpy_lstm(x, *weights, forget_bias=1.5)[0]
@@ -96,7 +83,7 @@ def test_unit_forget_bias_initializes_forget_slice_to_one(unit_forget_bias):
 def test_stateful_two_chunks_equal_whole_sequence():
     x = np.random.default_rng(3).normal(size=(B, 2 * T, F)).astype("float32")
     weights = random_fused_weights(F, U, seed=3)
-    layer = rnn(FusedLSTMCell(U), stateful=True)
+    layer = sequence_rnn(FusedLSTMCell(U), stateful=True)
     layer.build((B, T, F))
     layer.set_weights(weights)
     chunks = np.concatenate([layer(x[:, :T]), layer(x[:, T:])], axis=1)
@@ -107,7 +94,7 @@ def test_stateful_two_chunks_equal_whole_sequence():
 
 def test_variational_dropout():
     check_variational_dropout(
-        lambda rate, rec_rate, seed: rnn(
+        lambda rate, rec_rate, seed: sequence_rnn(
             FusedLSTMCell(8, dropout=rate, recurrent_dropout=rec_rate, seed=seed)
         ),
         lambda layer, weights: layer.set_weights(weights),
@@ -133,5 +120,5 @@ def test_bad_arguments_raise_one_line_value_error(kwargs, argument):
 
 def test_wrong_input_rank_raises():
     with pytest.raises(ValueError, match="`inputs`.*rank 2") as info:
-        rnn(FusedLSTMCell(U))(np.zeros((B, T, F, 2), "float32"))
+        sequence_rnn(FusedLSTMCell(U))(np.zeros((B, T, F, 2), "float32"))
     assert "\n" not in str(info.value)

@@ -14,15 +14,18 @@ import pytest
 import keras
 from keras import ops
 
-from layer_testing import TINY
+from layer_testing import B
+from layer_testing import F
+from layer_testing import T
+from layer_testing import U
 from layer_testing import numpy_lstm
 from layer_testing import random_fused_weights
 from zoo.layers import FusedLSTM
+from zoo.layers import _cudnn
+from zoo.layers import _keras_src
 from zoo.layers import fused_lstm as fused_lstm_module
 from zoo.layers.fused_lstm import cudnn_blocker
-from zoo.layers.fused_lstm import keras_backend
 
-B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
 TANH, SIGMOID = keras.activations.tanh, keras.activations.sigmoid
 BACKEND = keras.backend.backend()
 
@@ -71,11 +74,11 @@ def test_decision_table(overrides, reason):
 
 def test_cpu_never_calls_the_backend_lstm(monkeypatch):
     """Without a GPU "auto" runs the zoo's fast path as before."""
-    if fused_lstm_module._gpu_available():
+    if _cudnn.gpu_available():
         pytest.skip("a GPU is present")
     calls = []
     monkeypatch.setattr(
-        fused_lstm_module.keras_backend, "lstm", lambda *a, **k: calls.append(1)
+        _keras_src, "lstm", lambda *a, **k: calls.append(1)
     )
     fast = []
     original = fused_lstm_module.lstm_sequence
@@ -91,7 +94,7 @@ def test_cpu_never_calls_the_backend_lstm(monkeypatch):
 
 
 def test_use_cudnn_true_without_gpu_raises_like_keras():
-    if fused_lstm_module._gpu_available():
+    if _cudnn.gpu_available():
         pytest.skip("a GPU is present")
     x = np.ones((B, T, F), "float32")
     with pytest.raises(ValueError, match="use_cudnn=True"):
@@ -115,10 +118,10 @@ def test_use_cudnn_argument_and_config():
 
 # -------------------------------------------------- the call handed to cuDNN
 class FakeCudnn:
-    """Stands in for `keras.src.backend.lstm` on a GPU.
+    """Stands in for the backend's `lstm` (`_keras_src.lstm`) on a GPU.
 
     Records the call and computes it with `keras.layers.LSTMCell`'s own step
-    in the backend's generic loop (`keras.src.backend.rnn`, what
+    in the backend's generic loop (`_keras_src.rnn`, what
     `keras.layers.LSTM` runs without cuDNN), from exactly the kernel,
     recurrent kernel and bias it was handed; returns
     `(last_output, outputs, [h, c])` like the backend function. Only ops, so
@@ -139,7 +142,7 @@ class FakeCudnn:
         cell.kernel = ops.convert_to_tensor(kernel)
         cell.recurrent_kernel = ops.convert_to_tensor(recurrent_kernel)
         cell.bias = ops.convert_to_tensor(bias)
-        last, outputs, states = keras_backend.rnn(
+        last, outputs, states = _keras_src.rnn(
             lambda x_t, states: cell.call(x_t, states),
             inputs,
             [h0, c0],
@@ -156,8 +159,8 @@ class FakeCudnn:
 def gpu(monkeypatch):
     """Pretends a cuDNN GPU is present; returns the fake backend LSTM."""
     fake = FakeCudnn()
-    monkeypatch.setattr(fused_lstm_module, "_gpu_available", lambda: True)
-    monkeypatch.setattr(fused_lstm_module.keras_backend, "lstm", fake)
+    monkeypatch.setattr(_cudnn, "gpu_available", lambda: True)
+    monkeypatch.setattr(_keras_src, "lstm", fake)
     return fake
 
 

@@ -3,39 +3,28 @@ import pytest
 
 import keras
 
-from layer_testing import TINY
+from layer_testing import B
+from layer_testing import F
+from layer_testing import T
+from layer_testing import U
 from layer_testing import check_variational_dropout
 from layer_testing import numpy_lstm
+from layer_testing import paired_value_and_gradients
 from layer_testing import random_fused_weights
-from layer_testing import run_layer_test
-from layer_testing import value_and_gradients
+from layer_testing import run_lstm_layer_test
+from layer_testing import sequence_rnn
 from zoo.layers import FusedLSTMCell
 from zoo.layers import GateLSTMCell
 from zoo.layers import fused_to_gate_weights
 from zoo.layers import gate_to_fused_weights
 
-B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
-
-
-def rnn(cell, **kwargs):
-    return keras.layers.RNN(cell, return_sequences=True, **kwargs)
-
 
 def test_layer_contract(tmp_path):
-    run_layer_test(
+    run_lstm_layer_test(
         GateLSTMCell,
-        dict(
-            units=U,
-            unit_forget_bias=False,
-            forget_bias=1.0,
-            recurrent_regularizer="l2",
-            kernel_constraint="max_norm",
-            dropout=0.2,
-            seed=1,
-        ),
-        np.random.default_rng(0).normal(size=(B, T, F)).astype("float32"),
-        (B, T, U),
-        wrap=rnn,
+        dict(units=U, unit_forget_bias=False, forget_bias=1.0, recurrent_regularizer="l2",
+             kernel_constraint="max_norm", dropout=0.2, seed=1),
+        wrap=sequence_rnn,
         tmp_path=tmp_path,
     )
 
@@ -54,15 +43,14 @@ def test_fused_to_gate_conversion_reproduces_fused_cell(forget_bias):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(B, T, F)).astype("float32")
     fused_weights = random_fused_weights(F, U, seed=4)
-    fused = rnn(FusedLSTMCell(U, forget_bias=forget_bias))
-    gate = rnn(GateLSTMCell(U, forget_bias=forget_bias))
+    fused = sequence_rnn(FusedLSTMCell(U, forget_bias=forget_bias))
+    gate = sequence_rnn(GateLSTMCell(U, forget_bias=forget_bias))
     for layer in (fused, gate):
         layer.build(x.shape)
     fused.set_weights(fused_weights)
     gate.set_weights(fused_to_gate_weights(fused_weights))
     w_out = rng.normal(size=(B, T, U)).astype("float32")
-    out, grads = value_and_gradients(gate, x, w_out)
-    ref_out, ref_grads = value_and_gradients(fused, x, w_out)
+    (out, grads), (ref_out, ref_grads) = paired_value_and_gradients(gate, fused, x, w_out)
     np.testing.assert_allclose(out, ref_out, atol=1e-5)
     np.testing.assert_allclose(
         out, numpy_lstm(x, *fused_weights, forget_bias=forget_bias)[0], atol=1e-5
@@ -75,11 +63,11 @@ def test_fused_to_gate_conversion_reproduces_fused_cell(forget_bias):
 def test_gate_to_fused_conversion_reproduces_gate_cell():
     """gate (its own random init) -> fused and keras.layers.LSTM."""
     x = np.random.default_rng(5).normal(size=(B, T, F)).astype("float32")
-    gate = rnn(
+    gate = sequence_rnn(
         GateLSTMCell(U, bias_initializer="random_normal", recurrent_initializer="random_normal")
     )
     gate.build(x.shape)
-    fused = rnn(FusedLSTMCell(U))
+    fused = sequence_rnn(FusedLSTMCell(U))
     fused.build(x.shape)
     fused.set_weights(gate_to_fused_weights(gate))  # accepts the layer itself
     keras_lstm = keras.layers.LSTM(U, return_sequences=True)
@@ -105,8 +93,8 @@ def test_conversion_round_trips_and_rejects_bad_lists():
 
 def test_no_bias_matches_fused():
     x = np.random.default_rng(6).normal(size=(B, T, F)).astype("float32")
-    fused = rnn(FusedLSTMCell(U, use_bias=False))
-    gate = rnn(GateLSTMCell(U, use_bias=False))
+    fused = sequence_rnn(FusedLSTMCell(U, use_bias=False))
+    gate = sequence_rnn(GateLSTMCell(U, use_bias=False))
     for layer in (fused, gate):
         layer.build(x.shape)
     assert len(gate.weights) == 8
@@ -128,7 +116,7 @@ def test_unit_forget_bias(unit_forget_bias):
 def test_stateful_two_chunks_equal_whole_sequence():
     x = np.random.default_rng(7).normal(size=(B, 2 * T, F)).astype("float32")
     weights = random_fused_weights(F, U, seed=7)
-    layer = rnn(GateLSTMCell(U), stateful=True)
+    layer = sequence_rnn(GateLSTMCell(U), stateful=True)
     layer.build((B, T, F))
     layer.set_weights(fused_to_gate_weights(weights))
     chunks = np.concatenate([layer(x[:, :T]), layer(x[:, T:])], axis=1)
@@ -137,7 +125,7 @@ def test_stateful_two_chunks_equal_whole_sequence():
 
 def test_variational_dropout():
     check_variational_dropout(
-        lambda rate, rec_rate, seed: rnn(
+        lambda rate, rec_rate, seed: sequence_rnn(
             GateLSTMCell(8, dropout=rate, recurrent_dropout=rec_rate, seed=seed)
         ),
         lambda layer, weights: layer.set_weights(fused_to_gate_weights(weights)),
@@ -161,7 +149,7 @@ def test_bad_arguments_raise_one_line_value_error(kwargs, argument):
 
 def test_wrong_input_rank_raises():
     with pytest.raises(ValueError, match="`inputs`.*rank 2"):
-        rnn(GateLSTMCell(U))(np.zeros((B, T, F, 2), "float32"))
+        sequence_rnn(GateLSTMCell(U))(np.zeros((B, T, F, 2), "float32"))
 
 
 def test_mirror_seq2seq_gate_cells_start_like_keras_lstm():

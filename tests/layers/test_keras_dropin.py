@@ -13,14 +13,15 @@ import pytest
 
 import keras
 
-from layer_testing import TINY
+from layer_testing import B
+from layer_testing import F
+from layer_testing import T
+from layer_testing import U
 from zoo.layers import FusedLSTM
 from zoo.layers import FusedLSTMCell
 from zoo.layers import GateLSTMCell
 from zoo.layers import fused_to_gate_weights
 from zoo.layers import gate_to_fused_weights
-
-B, T, F, U = TINY["batch"], TINY["time"], TINY["features"], TINY["units"]
 
 
 def seeded_initializers():

@@ -5,9 +5,8 @@
 them (and accept and ignore `implementation`); this module holds what they share
 so the two public files only differ in how they lay out and multiply weights.
 
-Variational dropout uses Keras's `DropoutRNNCell` mixin
-(`keras.src.layers.rnn.dropout_rnn_cell`, private API; `setup.cfg` pins
-`keras<3.16`): `keras.layers.RNN` asks the mixin for one mask per sequence
+Variational dropout uses Keras's `DropoutRNNCell` mixin (private API, reached
+through `zoo/layers/_keras_src.py`): `keras.layers.RNN` asks the mixin for one mask per sequence
 before its loop and clears it afterwards, so every timestep of a sequence sees
 the same mask, and the masks come from the cell's `keras.random.SeedGenerator`.
 """
@@ -15,10 +14,20 @@ the same mask, and the masks come from the cell's `keras.random.SeedGenerator`.
 import keras
 from keras import ops
 
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
 from zoo import checks
+from zoo.layers._keras_src import DropoutRNNCell
 
+# How each weight setting (`kernel_initializer`, `recurrent_regularizer`, ...)
+# is serialized.
+_SERIALIZERS = {
+    f"{weight}_{kind}": module
+    for kind, module in (
+        ("initializer", keras.initializers),
+        ("regularizer", keras.regularizers),
+        ("constraint", keras.constraints),
+    )
+    for weight in ("kernel", "recurrent", "bias")
+}
 
 
 def lstm_gates(z, c_tm1, activation, recurrent_activation, forget_bias=0.0):
@@ -171,38 +180,13 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
                     self.recurrent_activation
                 ),
                 "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(
-                    self.kernel_initializer
-                ),
-                "recurrent_initializer": keras.initializers.serialize(
-                    self.recurrent_initializer
-                ),
-                "bias_initializer": keras.initializers.serialize(
-                    self.bias_initializer
-                ),
                 "unit_forget_bias": self.unit_forget_bias,
                 "forget_bias": self.forget_bias,
-                "kernel_regularizer": keras.regularizers.serialize(
-                    self.kernel_regularizer
-                ),
-                "recurrent_regularizer": keras.regularizers.serialize(
-                    self.recurrent_regularizer
-                ),
-                "bias_regularizer": keras.regularizers.serialize(
-                    self.bias_regularizer
-                ),
-                "kernel_constraint": keras.constraints.serialize(
-                    self.kernel_constraint
-                ),
-                "recurrent_constraint": keras.constraints.serialize(
-                    self.recurrent_constraint
-                ),
-                "bias_constraint": keras.constraints.serialize(
-                    self.bias_constraint
-                ),
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
                 "seed": self.seed,
             }
         )
+        for name, module in _SERIALIZERS.items():
+            config[name] = module.serialize(getattr(self, name))
         return config

@@ -26,28 +26,19 @@ per step. `lstm_sequence` gives the whole sequence a custom gradient
 The math is the LSTM's (tests compare forward and gradients with the plain
 cell to 1e-5); only the order of the work changes. Sequences with a static
 length up to `MAX_UNROLL` are unrolled in Python (no loop overhead; the graph
-grows with the length); longer ones loop with the backend's `rnn` (a
-`tf.while_loop` or a `jax.lax.scan`). Masks are not handled here: `FusedLSTM`
-uses its generic loop for them.
+grows with the length); longer ones loop with `keras.ops.scan` (a
+`tf.while_loop` or a `jax.lax.scan`). `lstm_sequence` takes no mask:
+`masked_lstm_loop` below, `FusedLSTM`'s generic loop (any activations, masks,
+gradients by autodiff), does.
 """
 
 from keras import ops
-from keras.src import backend as keras_backend
 
+from zoo.layers import _keras_src
 from zoo.layers._lstm_base import lstm_gates
 
 # Longest static sequence that is unrolled in Python rather than looped.
 MAX_UNROLL = 64
-
-
-def _swap(x):
-    """(T, B, ...) <-> (B, T, ...).
-
-    The loops call `keras.src.backend.rnn` batch-major: on TensorFlow its
-    `time_major=True` runs `batch` iterations instead of `time` unless
-    `input_length` is given (Keras 3.15: `input_length or inputs.shape[1]`).
-    """
-    return ops.transpose(x, (1, 0, 2))
 
 
 def _activate(z):
@@ -56,11 +47,15 @@ def _activate(z):
     return ops.sigmoid(z_i), ops.sigmoid(z_f), ops.tanh(z_g), ops.sigmoid(z_o)
 
 
-def _forward_step(z_x, h, c, recurrent_kernel, rec_mask):
+def _forward_step(
+    z_x, h, c, recurrent_kernel, rec_mask, activation=ops.tanh,
+    recurrent_activation=ops.sigmoid,
+):
+    """One step on the projected input `z_x`: the new `h`, `c` and `z`."""
     h_rec = h if rec_mask is None else h * rec_mask
     z_h = ops.matmul(ops.cast(h_rec, recurrent_kernel.dtype), recurrent_kernel)
     z = z_x + ops.cast(z_h, z_x.dtype)
-    h, c = lstm_gates(z, c, ops.tanh, ops.sigmoid)
+    h, c = lstm_gates(z, c, activation, recurrent_activation)
     return h, c, z
 
 
@@ -114,15 +109,14 @@ def _recurrence(z_x, h0, c0, recurrent_kernel, rec_mask, unroll):
             zs.append(z)
         return ops.stack(hs), ops.stack(cs), ops.stack(zs)
 
-    units = h0.shape[-1]
+    # keras.ops.scan on TensorFlow stacks outputs shaped like the carry, so
+    # the carry also holds the step's `z` (started at zeros, never read).
+    def step(carry, z_t):
+        h, c, z = _forward_step(z_t, carry[0], carry[1], recurrent_kernel, rec_mask)
+        return (h, c, z), (h, c, z)
 
-    def step(z_t, states):
-        h, c, z = _forward_step(z_t, *states, recurrent_kernel, rec_mask)
-        return ops.concatenate([h, c, z], axis=-1), [h, c]
-
-    _, out, _ = keras_backend.rnn(step, _swap(z_x), [h0, c0])
-    out = _swap(out)
-    return out[..., :units], out[..., units : 2 * units], out[..., 2 * units :]
+    _, (hs, cs, zs) = ops.scan(step, (h0, c0, ops.zeros_like(z_x[0])), z_x)
+    return hs, cs, zs
 
 
 def _backward_recurrence(d_hs, p, k, f, dh, dc, kernel_t, rec_mask, unroll):
@@ -139,19 +133,16 @@ def _backward_recurrence(d_hs, p, k, f, dh, dc, kernel_t, rec_mask, unroll):
             )
         return ops.stack(dzs), dh, dc
 
-    units = dh.shape[-1]
-    xs = ops.concatenate([d_hs, p, k, f], axis=-1)
+    # As in `_recurrence`, the carry holds `dz` too; `reverse` scans from the
+    # last step and stacks the outputs in time order.
+    def step(carry, per_step):
+        dz, dh, dc = _backward_step(*per_step, carry[0], carry[1], kernel_t, rec_mask)
+        return (dh, dc, dz), (dh, dc, dz)
 
-    def step(x_t, states):
-        dh_out, p_t = x_t[:, :units], x_t[:, units : 5 * units]
-        k_t, f_t = x_t[:, 5 * units : 6 * units], x_t[:, 6 * units :]
-        dz, dh, dc = _backward_step(
-            dh_out, p_t, k_t, f_t, *states, kernel_t, rec_mask
-        )
-        return dz, [dh, dc]
-
-    _, d_z, (dh, dc) = keras_backend.rnn(step, _swap(xs), [dh, dc], go_backwards=True)
-    return ops.flip(_swap(d_z), axis=0), dh, dc  # rnn's outputs: loop order
+    (dh, dc, _), (_, _, d_z) = ops.scan(
+        step, (dh, dc, ops.zeros_like(p[0])), (d_hs, p, k, f), reverse=True
+    )
+    return d_z, dh, dc
 
 
 def lstm_sequence(
@@ -225,3 +216,40 @@ def lstm_sequence(
     if rec_mask is not None:
         args = args + (rec_mask,)
     return ops.custom_gradient(forward)(*args)
+
+
+def masked_lstm_loop(
+    z_x, h0, c0, recurrent_kernel, rec_mask, activation, recurrent_activation,
+    mask, **rnn_args
+):
+    """The generic recurrence: any activations, masks as in `keras.layers.RNN`.
+
+    Autodiff gives the gradients. The loop is the backend's own masked one
+    (`_keras_src.rnn`, what every Keras RNN runs: states carried over masked
+    steps, outputs repeated or zeroed there).
+
+    Args:
+        z_x: tensor `(batch, time, 4 * units)`, `x @ kernel + bias` of every
+            step, accumulation dtype.
+        h0, c0: tensors `(batch, units)`, the initial states, accumulation dtype.
+        recurrent_kernel: tensor `(units, 4 * units)`, compute dtype.
+        rec_mask: optional `(batch, units)` recurrent dropout mask.
+        activation, recurrent_activation: the cell's activations.
+        mask: optional boolean tensor `(batch, time)`.
+        **rnn_args: `go_backwards`, `unroll`, `zero_output_for_mask`,
+            `return_all_outputs` of the layer.
+
+    Returns:
+        `(last_output, outputs, [h, c])`, as `keras.layers.RNN.inner_loop`.
+    """
+
+    def step(z_t, states):
+        h, c, _ = _forward_step(
+            z_t, states[0], states[1], recurrent_kernel, rec_mask, activation,
+            recurrent_activation,
+        )
+        return h, [h, c]
+
+    return _keras_src.rnn(
+        step, z_x, [h0, c0], mask=mask, input_length=z_x.shape[1], **rnn_args
+    )

@@ -37,5 +37,7 @@ def lstm_layer(kind, units, **kwargs):
         return FusedLSTM(units, **kwargs)
     if kind == "gate":
         rnn_args = {k: kwargs.pop(k) for k in _RNN_ARGS if k in kwargs}
+        if "dtype" in kwargs:  # the cell's and the layer's, as keras.layers.LSTM
+            rnn_args["dtype"] = kwargs["dtype"]
         return keras.layers.RNN(GateLSTMCell(units, **kwargs), **rnn_args)
     return keras.layers.LSTM(units, **kwargs)

@@ -4,106 +4,21 @@ import keras
 from keras import ops
 
 from zoo import checks
-from keras.src import backend as keras_backend
-from keras.src import tree
-
-from zoo.layers._lstm_base import lstm_gates
+from zoo.layers import _cudnn
+from zoo.layers._cudnn import cudnn_blocker
 from zoo.layers._lstm_sequence import lstm_sequence
+from zoo.layers._lstm_sequence import masked_lstm_loop
 from zoo.layers.fused_lstm_cell import FusedLSTMCell
 
+# The cell's constructor arguments, in keras.layers.LSTMCell's order.
 _CELL_ARGS = (
-    "units",
-    "activation",
-    "recurrent_activation",
-    "use_bias",
-    "kernel_initializer",
-    "recurrent_initializer",
-    "bias_initializer",
-    "unit_forget_bias",
-    "forget_bias",
-    "kernel_regularizer",
-    "recurrent_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "recurrent_constraint",
-    "bias_constraint",
-    "dropout",
-    "recurrent_dropout",
-    "seed",
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "forget_bias",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
 )
 
 _USE_CUDNN = ("auto", True, False)
-
-
-def _gpu_available():
-    """Whether the backend's cuDNN LSTM can run here (its own device check)."""
-    return bool(
-        keras_backend.cudnn_ok(
-            keras.activations.tanh, keras.activations.sigmoid, False, True
-        )
-    )
-
-
-def cudnn_blocker(
-    use_cudnn,
-    activation,
-    recurrent_activation,
-    recurrent_dropout,
-    unroll,
-    mixed_precision,
-    has_mask,
-    backend,
-    gpu_available,
-):
-    """Why `FusedLSTM` cannot hand a call to the backend's cuDNN LSTM.
-
-    A pure function of the layer's settings, the call's mask and the device,
-    mirroring `keras.layers.LSTM`: cuDNN computes the standard LSTM
-    (tanh/sigmoid) over the whole sequence, without recurrent dropout,
-    unrolling, or masks other than right padding. The forget bias needs no
-    condition: it is folded into the bias handed to cuDNN.
-
-    Args:
-        use_cudnn: `"auto"`, `True` or `False`, the layer's setting.
-        activation, recurrent_activation: the cell's activations.
-        recurrent_dropout: float, the cell's recurrent dropout rate.
-        unroll: bool, the layer's `unroll`.
-        mixed_precision: bool, whether the compute dtype is 16-bit (the layer
-            then keeps its carry in float32, which cuDNN does not).
-        has_mask: bool, whether the call has a mask.
-        backend: str, `keras.backend.backend()`.
-        gpu_available: bool, whether the backend sees a cuDNN device.
-
-    Returns:
-        `None` when cuDNN applies (with a mask: on TensorFlow, and only if the
-        mask turns out right-padded), else a short reason.
-    """
-    if use_cudnn is False:
-        return "use_cudnn=False"
-    if activation is not keras.activations.tanh:
-        return "activation is not tanh"
-    if recurrent_activation is not keras.activations.sigmoid:
-        return "recurrent_activation is not sigmoid"
-    if 0.0 < recurrent_dropout < 1.0:
-        return "recurrent_dropout is set"
-    if unroll:
-        return "unroll=True"
-    if mixed_precision:
-        return "a mixed precision policy keeps the carry in float32"
-    if has_mask and backend != "tensorflow":
-        return f"the {backend} backend's cuDNN LSTM takes no mask"
-    if not gpu_available:
-        return "no GPU with cuDNN is available"
-    return None
-
-
-def _is_right_padded(mask):
-    """Scalar bool tensor: every row is `True`s then `False`s, none empty."""
-    mask = ops.cast(mask, "int32")
-    lengths = ops.sum(mask, axis=1)
-    steps = ops.arange(ops.shape(mask)[1], dtype="int32")
-    expected = ops.cast(steps[None, :] < lengths[:, None], "int32")
-    return ops.logical_and(ops.all(mask == expected), ops.all(lengths > 0))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -127,25 +42,19 @@ class FusedLSTM(keras.layers.RNN):
     in the backend's loop. Outputs and gradients equal the plain cell's.
 
     On a GPU (`use_cudnn="auto"`, as `keras.layers.LSTM`) a call goes to the
-    backend's cuDNN LSTM, the entry point `keras.layers.LSTM` uses
-    (`keras.src.backend.lstm`: `CudnnRNNV3` on TensorFlow,
-    `jax.experimental.rnn` on JAX), whenever the math is the standard LSTM:
-    tanh/sigmoid, no recurrent dropout, `unroll=False`, no mixed precision
-    policy, and no mask, or (TensorFlow only) a right-padded one; other masks
-    take the zoo's loop. `forget_bias` is folded into the forget-gate slice
-    of the bias handed to cuDNN (without `use_bias`, the bias handed over is
-    just that offset). Everywhere else, CPUs included, the zoo's own paths
-    below run. `use_cudnn=True` raises a `ValueError` naming the reason when
-    cuDNN cannot run a call; `cudnn_blocker` is the decision.
+    backend's cuDNN LSTM, the entry point `keras.layers.LSTM` uses, whenever
+    the math is the standard LSTM: tanh/sigmoid, no recurrent dropout,
+    `unroll=False`, no mixed precision policy, and no mask, or (TensorFlow
+    only) a right-padded one; `forget_bias` is folded into the bias handed
+    over. Everywhere else, CPUs included, the zoo's own paths run.
+    `use_cudnn=True` raises a `ValueError` naming the reason when cuDNN cannot
+    run a call; `cudnn_blocker` (`zoo/layers/_cudnn.py`) is the decision.
 
     It is a `keras.layers.RNN` subclass, so `stateful`, `reset_state()`,
     `initial_state`, `return_state`, `go_backwards`, masking and
-    `keras.layers.Bidirectional` work as for `keras.layers.LSTM`.
-    Dropout masks are drawn once per sequence (variational): the input mask
-    is applied to the whole input before the projection, the recurrent mask
-    to `h` at every step. The recurrent mask is one mask shared by the four
-    gates (`keras.layers.LSTM` draws four, one per gate), so with recurrent
-    dropout the two layers agree in distribution, not number for number.
+    `keras.layers.Bidirectional` work as for `keras.layers.LSTM`. Dropout is
+    the cell's (one mask per sequence; the input mask is applied to the whole
+    input before the projection).
 
     Drop-in for `keras.layers.LSTM`: the same arguments in the same
     positional order (`forget_bias` comes after them), the same weights
@@ -162,30 +71,15 @@ class FusedLSTM(keras.layers.RNN):
     compute dtype when handed back, as in every Keras RNN).
 
     Args:
-        units: int, dimensionality of the output and of both states.
-        activation: activation for the cell update and the output squashing.
-            Defaults to `"tanh"`.
-        recurrent_activation: activation of the input, forget and output
-            gates. Defaults to `"sigmoid"`.
-        use_bias: bool. Defaults to `True`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
-        recurrent_initializer: Defaults to `"orthogonal"`.
-        bias_initializer: Defaults to `"zeros"`.
-        unit_forget_bias: bool, forget-gate bias initialized to one (Keras).
-            Defaults to `True`.
-        kernel_regularizer: Defaults to `None`.
-        recurrent_regularizer: Defaults to `None`.
-        bias_regularizer: Defaults to `None`.
+        units, activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, unit_forget_bias,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint, dropout,
+        recurrent_dropout, seed, forget_bias: the cell's arguments, with the
+            meaning and defaults `FusedLSTMCell` documents (those of
+            `keras.layers.LSTM`, plus `forget_bias`, default `0.0`).
         activity_regularizer: regularizer of the layer's output.
             Defaults to `None`.
-        kernel_constraint: Defaults to `None`.
-        recurrent_constraint: Defaults to `None`.
-        bias_constraint: Defaults to `None`.
-        dropout: float in [0, 1], input dropout, one mask per sequence;
-            1.0 applies none, as in Keras. Defaults to `0.0`.
-        recurrent_dropout: float in [0, 1], recurrent dropout, one mask per
-            sequence shared by the gates; 1.0 applies none. Defaults to `0.0`.
-        seed: int, seed of the dropout masks. Defaults to `None`.
         return_sequences: bool, return the whole output sequence.
             Defaults to `False`.
         return_state: bool, also return the last `h` and `c`.
@@ -199,8 +93,6 @@ class FusedLSTM(keras.layers.RNN):
         use_cudnn: `"auto"`, `True` or `False`: use the backend's cuDNN
             kernel where it applies (`"auto"`), always (`True`, raising where
             it cannot) or never. Defaults to `"auto"`.
-        forget_bias: float, constant added to the forget gate's
-            pre-activation (TF PTB tutorial). Defaults to `0.0`.
         **kwargs: other keyword arguments of `keras.layers.RNN`
             (`name`, `dtype`, `zero_output_for_mask`, ...).
 
@@ -252,32 +144,12 @@ class FusedLSTM(keras.layers.RNN):
     ):
         # Accepted and ignored, as documented: the zoo has one implementation.
         kwargs.pop("implementation", None)
-        if use_cudnn not in _USE_CUDNN:
-            raise ValueError(
-                "Argument `use_cudnn` must be one of 'auto', True, False. "
-                f"Received: use_cudnn={use_cudnn!r}"
-            )
+        checks.one_of("use_cudnn", use_cudnn, _USE_CUDNN)
         if not isinstance(use_cudnn, str):
             use_cudnn = bool(use_cudnn)
+        arguments = locals()  # the cell takes its arguments as they were passed
         cell = FusedLSTMCell(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            forget_bias=forget_bias,
+            **{name: arguments[name] for name in _CELL_ARGS},
             dtype=kwargs.get("dtype", None),
             trainable=kwargs.get("trainable", True),
             name="fused_lstm_cell",
@@ -293,23 +165,14 @@ class FusedLSTM(keras.layers.RNN):
             **kwargs,
         )
         self.use_cudnn = use_cudnn
-        if (
-            keras.backend.backend() == "tensorflow"
-            and use_cudnn is not False
-            and keras_backend.cudnn_ok(
-                cell.activation, cell.recurrent_activation, self.unroll, True
-            )
+        if keras.backend.backend() == "tensorflow" and _cudnn.cudnn_may_run(
+            use_cudnn, cell.activation, cell.recurrent_activation, self.unroll
         ):
             # As keras.layers.LSTM: the cuDNN op cannot be XLA-compiled.
             self.supports_jit = False
 
     def build(self, sequences_shape, initial_state_shape=None):
-        checks.rank(
-            type(self).__name__,
-            sequences_shape,
-            (3,),
-            "batch, time, features",
-        )
+        checks.rank(type(self).__name__, sequences_shape, (3,), "batch, time, features")
         super().build(sequences_shape, initial_state_shape)
 
     def _accumulation_dtype(self):
@@ -319,7 +182,7 @@ class FusedLSTM(keras.layers.RNN):
         return self.cell.compute_dtype
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if tree.is_nested(mask):
+        if keras.tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
         if cell._dropout_active(training):
@@ -333,7 +196,7 @@ class FusedLSTM(keras.layers.RNN):
                 if mask is not None and self.use_cudnn == "auto":
                     # Masks other than right padding take the generic loop.
                     return ops.cond(
-                        _is_right_padded(mask),
+                        _cudnn.is_right_padded(mask),
                         lambda: self._cudnn_sequence(
                             sequences, initial_state, mask
                         ),
@@ -364,37 +227,13 @@ class FusedLSTM(keras.layers.RNN):
             self._accumulation_dtype() != cell.compute_dtype,
             mask is not None,
             keras.backend.backend(),
-            _gpu_available(),
+            _cudnn.gpu_available(),
         )
-
-    def _cudnn_bias(self):
-        """The bias handed to cuDNN: `bias` with `forget_bias` folded in."""
-        bias = self._effective_bias()
-        if bias is None:
-            bias = ops.zeros((4 * self.cell.units,), dtype=self.cell.compute_dtype)
-        return bias
 
     def _cudnn_sequence(self, sequences, initial_state, mask):
-        """The whole sequence through the backend's LSTM (cuDNN on a GPU).
-
-        The entry point `keras.layers.LSTM` uses; it raises
-        `NotImplementedError` where it cannot run.
-        """
-        cell = self.cell
-        return keras_backend.lstm(
-            sequences,
-            initial_state[0],
-            initial_state[1],
-            mask,
-            kernel=cell.kernel,
-            recurrent_kernel=cell.recurrent_kernel,
-            bias=self._cudnn_bias(),
-            activation=cell.activation,
-            recurrent_activation=cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards,
-            unroll=self.unroll,
-        )
+        """The whole sequence through the backend's LSTM (cuDNN on a GPU)."""
+        bias = self._effective_bias()
+        return _cudnn.cudnn_sequence(self, sequences, initial_state, mask, bias)
 
     def _zoo_sequence(self, sequences, initial_state, mask, training):
         """The zoo's own loops: the hoisted fast path or the generic loop."""
@@ -412,43 +251,30 @@ class FusedLSTM(keras.layers.RNN):
             # Fast path: whole sequence, hand-written backward pass.
             return self._fast_recurrence(sequences, bias, initial_state, rec_mask)
 
-        # Generic path (masks, other activations).
-        # 1. Input projection of every timestep in one matmul.
-        projected = ops.matmul(sequences, cell.kernel)
-        if bias is not None:
-            projected = projected + bias
-        projected = ops.cast(projected, acc_dtype)
-        recurrent_kernel = cell.recurrent_kernel
-        activation = cell.activation
-        recurrent_activation = cell.recurrent_activation
-
-        # 2. The recurrence: one matmul with the recurrent kernel per step.
-        def step(z_x, states):
-            h_tm1, c_tm1 = states[0], states[1]
-            h_rec = h_tm1 if rec_mask is None else h_tm1 * rec_mask
-            z_h = ops.matmul(ops.cast(h_rec, compute_dtype), recurrent_kernel)
-            z = z_x + ops.cast(z_h, acc_dtype)
-            h, c = lstm_gates(z, c_tm1, activation, recurrent_activation)
-            return h, [h, c]
-
-        return keras_backend.rnn(
-            step,
-            projected,
-            initial_state,
+        # Generic path (masks, other activations): the input projection of
+        # every timestep in one matmul, then one recurrent matmul per step.
+        projected = ops.matmul(sequences, cell.kernel) + bias
+        return masked_lstm_loop(
+            ops.cast(projected, acc_dtype),
+            initial_state[0],
+            initial_state[1],
+            ops.cast(ops.convert_to_tensor(cell.recurrent_kernel), compute_dtype),
+            rec_mask,
+            cell.activation,
+            cell.recurrent_activation,
+            mask,
             go_backwards=self.go_backwards,
-            mask=mask,
             unroll=self.unroll,
-            input_length=sequences.shape[1],
             zero_output_for_mask=self.zero_output_for_mask,
             return_all_outputs=self.return_sequences,
         )
 
     def _effective_bias(self):
-        """`bias` plus the constant forget-gate offset, or None."""
+        """`bias` (zeros without `use_bias`) plus the forget-gate offset."""
         cell = self.cell
-        bias = cell.bias if cell.use_bias else None
+        units, dtype = cell.units, cell.compute_dtype
+        bias = cell.bias if cell.use_bias else ops.zeros((4 * units,), dtype=dtype)
         if cell.forget_bias:
-            units, dtype = cell.units, cell.compute_dtype
             offset = ops.concatenate(
                 [
                     ops.zeros((units,), dtype=dtype),
@@ -456,7 +282,7 @@ class FusedLSTM(keras.layers.RNN):
                     ops.zeros((2 * units,), dtype=dtype),
                 ]
             )
-            bias = offset if bias is None else bias + offset
+            bias = bias + offset
         return bias
 
     def _has_standard_math(self):
@@ -473,8 +299,6 @@ class FusedLSTM(keras.layers.RNN):
         x = ops.transpose(ops.cast(sequences, dtype), (1, 0, 2))  # time-major
         if self.go_backwards:
             x = ops.flip(x, axis=0)
-        if bias is None:
-            bias = ops.zeros((4 * cell.units,), dtype=dtype)
         hs, c_last = lstm_sequence(
             x,
             ops.cast(ops.convert_to_tensor(cell.kernel), dtype),

@@ -39,44 +39,16 @@ class GateLSTMCell(LSTMCellBase):
     `load_weights` of a `.weights.h5` file keys by layer class and does not.
 
     Args:
-        units: int, dimensionality of the output and of both states.
-        activation: activation for the cell update and the output squashing.
-            Defaults to `"tanh"`.
-        recurrent_activation: activation of the input, forget and output
-            gates. Defaults to `"sigmoid"`.
-        use_bias: bool, whether the gates have biases. Defaults to `True`.
-        kernel_initializer: initializer of each `kernel_g`. Defaults to
-            `"glorot_uniform"`.
-        recurrent_initializer: initializer of each `recurrent_kernel_g`.
-            Defaults to `"orthogonal"`.
-        bias_initializer: initializer of each `bias_g`. Defaults to `"zeros"`.
-        unit_forget_bias: bool, initialize `bias_f` to ones (Keras's recipe).
-            Defaults to `True`.
-        kernel_regularizer: regularizer of each `kernel_g`. Defaults to `None`.
-        recurrent_regularizer: regularizer of each `recurrent_kernel_g`.
-            Defaults to `None`.
-        bias_regularizer: regularizer of each `bias_g`. Defaults to `None`.
-        kernel_constraint: constraint of each `kernel_g`. Defaults to `None`.
-        recurrent_constraint: constraint of each `recurrent_kernel_g`.
-            Defaults to `None`.
-        bias_constraint: constraint of each `bias_g`. Defaults to `None`.
-        dropout: float in [0, 1], fraction of the inputs dropped in training,
-            one mask per sequence shared by the gates; 1.0 applies no dropout
-            (as in Keras). Defaults to `0.0`.
-        recurrent_dropout: float in [0, 1], same for the recurrent state: one
-            mask shared by the four gates (`keras.layers.LSTMCell` draws
-            four). Defaults to `0.0`.
-        seed: int, seed of the dropout masks. Defaults to `None`.
-        forget_bias: float, constant added to the forget gate's
-            pre-activation at every step (the TF PTB tutorial's recipe).
-            Defaults to `0.0`.
-        **kwargs: other keyword arguments of `keras.layers.Layer`;
-            `implementation` is accepted and ignored.
+        The arguments of `FusedLSTMCell` (those of `keras.layers.LSTMCell`,
+        plus `forget_bias`), with its defaults and meaning, except that each
+        initializer, regularizer and constraint applies to the four gates'
+        weights of its kind: `kernel_initializer` to every `kernel_g`,
+        `recurrent_regularizer` to every `recurrent_kernel_g`, `bias_constraint`
+        to every `bias_g`, and so on. `implementation` is accepted and ignored.
 
     Call arguments:
-        inputs: tensor `(batch, features)`, one timestep.
-        states: list `[h, c]`, each `(batch, units)`.
-        training: bool, whether dropout is active.
+        The same as `FusedLSTMCell`'s: `inputs` `(batch, features)` (one
+        timestep), `states` `[h, c]`, `training`.
 
     Example:
     ```python
@@ -98,47 +70,39 @@ class GateLSTMCell(LSTMCellBase):
         self._check_input_shape(input_shape)
         input_dim = input_shape[-1]
         units = self.units
-        # Each group is drawn once in keras.layers.LSTMCell's fused shape and
-        # split per gate: a Keras initializer instance returns the same
-        # values for the same shape, so drawing per gate would start the four
-        # gates identical.
-        kernel = _GateSlices(self.kernel_initializer, (input_dim, 4 * units))
-        recurrent = _GateSlices(self.recurrent_initializer, (units, 4 * units))
-        self.kernels = [
-            self.add_weight(
-                shape=(input_dim, units),
-                name=f"kernel_{g}",
-                initializer=kernel.initializer(k),
-                regularizer=self.kernel_regularizer,
-                constraint=self.kernel_constraint,
-            )
-            for k, g in enumerate(GATES)
-        ]
-        self.recurrent_kernels = [
-            self.add_weight(
-                shape=(units, units),
-                name=f"recurrent_kernel_{g}",
-                initializer=recurrent.initializer(k),
-                regularizer=self.recurrent_regularizer,
-                constraint=self.recurrent_constraint,
-            )
-            for k, g in enumerate(GATES)
-        ]
+        self.kernels = self._gate_weights(
+            "kernel", "kernel", (input_dim, units), self.kernel_initializer
+        )
+        self.recurrent_kernels = self._gate_weights(
+            "recurrent_kernel", "recurrent", (units, units), self.recurrent_initializer
+        )
+        self.biases = None
         if self.use_bias:
-            bias = _GateSlices(self._fused_bias_initializer, (4 * units,))
-            self.biases = [
-                self.add_weight(
-                    shape=(units,),
-                    name=f"bias_{g}",
-                    initializer=bias.initializer(k),
-                    regularizer=self.bias_regularizer,
-                    constraint=self.bias_constraint,
-                )
-                for k, g in enumerate(GATES)
-            ]
-        else:
-            self.biases = None
+            self.biases = self._gate_weights(
+                "bias", "bias", (units,), self._fused_bias_initializer
+            )
         self.built = True
+
+    def _gate_weights(self, name, setting, shape, initializer):
+        """The four weights `{name}_g`, drawn as one fused tensor, split per gate.
+
+        The group is drawn once in keras.layers.LSTMCell's fused shape
+        `(..., 4 * units)`: a Keras initializer instance returns the same
+        values for the same shape, so drawing per gate would start the four
+        gates identical. `setting` names the regularizer and constraint
+        (`kernel_regularizer`, `recurrent_constraint`, ...).
+        """
+        fused = _GateSlices(initializer, shape[:-1] + (4 * shape[-1],))
+        return [
+            self.add_weight(
+                shape=shape,
+                name=f"{name}_{g}",
+                initializer=fused.initializer(k),
+                regularizer=getattr(self, f"{setting}_regularizer"),
+                constraint=getattr(self, f"{setting}_constraint"),
+            )
+            for k, g in enumerate(GATES)
+        ]
 
     def _gate(self, g, inputs, h_tm1):
         z = ops.matmul(inputs, self.kernels[g])
