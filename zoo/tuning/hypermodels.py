@@ -21,6 +21,7 @@ import math
 
 import keras_tuner as kt
 
+from zoo import checks
 from zoo.datasets.corpus import fit_kwargs
 from zoo.models.configs import LMConfig
 from zoo.models.lm import build_lm
@@ -228,10 +229,8 @@ class LMHyperModel(kt.HyperModel):
         if self.family is not None and config.family != self.family:
             raise ValueError(f"{type(self).__name__} tunes {self.family} models; config "
                              f"{config.name} is a {config.family} model")
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= 0:
-            raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
         self.config = config
-        self.vocab_size = vocab_size
+        self.vocab_size = checks.positive_int("vocab_size", vocab_size)
         self.space = normalize_space(default_space(config) if space is None else space, config)
         self.seed = seed
         self.jit_compile = jit_compile

@@ -17,6 +17,7 @@ import os
 
 import keras_tuner as kt
 
+from zoo import checks
 from zoo.training.reporting import write_meta
 from zoo.training.reporting import write_results
 from zoo.tuning.hypermodels import OBJECTIVE
@@ -85,10 +86,8 @@ def make_tuner(hypermodel, tuner="random", max_trials=10, executions_per_trial=1
     """
     if tuner not in TUNERS:
         raise ValueError(f"tuner must be one of {', '.join(TUNERS)}, got {tuner!r}")
-    for name, value in (("max_trials", max_trials),
-                        ("executions_per_trial", executions_per_trial)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    checks.positive_int("max_trials", max_trials)
+    checks.positive_int("executions_per_trial", executions_per_trial)
     common = dict(objective=OBJECTIVE, directory=directory, project_name=project_name,
                   overwrite=overwrite, seed=seed, **kwargs)
     if tuner == "random":
