@@ -5,12 +5,12 @@ import pytest
 
 import keras
 
-from layer_testing import TINY
-from layer_testing import check_variational_dropout
-from layer_testing import numpy_lstm
-from layer_testing import random_fused_weights
-from layer_testing import run_layer_test
-from layer_testing import value_and_gradients
+from helpers.layers import TINY
+from helpers.layers import check_variational_dropout
+from helpers.layers import numpy_lstm
+from helpers.layers import random_fused_weights
+from helpers.layers import run_layer_test
+from helpers.layers import value_and_gradients
 from zoo.layers import FusedLSTM
 from zoo.layers import FusedLSTMCell
 from zoo.layers import _lstm_sequence

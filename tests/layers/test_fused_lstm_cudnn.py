@@ -14,9 +14,9 @@ import pytest
 import keras
 from keras import ops
 
-from layer_testing import TINY
-from layer_testing import numpy_lstm
-from layer_testing import random_fused_weights
+from helpers.layers import TINY
+from helpers.layers import numpy_lstm
+from helpers.layers import random_fused_weights
 from zoo.layers import FusedLSTM
 from zoo.layers import fused_lstm as fused_lstm_module
 from zoo.layers.fused_lstm import cudnn_blocker

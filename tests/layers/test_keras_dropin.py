@@ -13,7 +13,7 @@ import pytest
 
 import keras
 
-from layer_testing import TINY
+from helpers.layers import TINY
 from zoo.layers import FusedLSTM
 from zoo.layers import FusedLSTMCell
 from zoo.layers import GateLSTMCell

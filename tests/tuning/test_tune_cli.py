@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tuning_helpers import TINY_SPACE, read_csv, tune_args
+from helpers.tuning import TINY_SPACE, read_csv, tune_args
 from zoo.cli import load_corpus, main, read_checkpoint
 from zoo.tuning.hypermodels import LMHyperModel
 
