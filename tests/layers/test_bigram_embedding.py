@@ -3,7 +3,7 @@ import pytest
 
 import keras
 
-from layer_testing import run_layer_test
+from helpers.layers import run_layer_test
 from zoo.layers import BigramEmbedding
 
 V, D = 5, 3

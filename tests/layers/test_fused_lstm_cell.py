@@ -3,17 +3,17 @@ import pytest
 
 import keras
 
-from layer_testing import B
-from layer_testing import F
-from layer_testing import T
-from layer_testing import U
-from layer_testing import built_with_weights
-from layer_testing import check_variational_dropout
-from layer_testing import numpy_lstm
-from layer_testing import paired_value_and_gradients
-from layer_testing import random_fused_weights
-from layer_testing import run_lstm_layer_test
-from layer_testing import sequence_rnn
+from helpers.layers import B
+from helpers.layers import F
+from helpers.layers import T
+from helpers.layers import U
+from helpers.layers import built_with_weights
+from helpers.layers import check_variational_dropout
+from helpers.layers import numpy_lstm
+from helpers.layers import paired_value_and_gradients
+from helpers.layers import random_fused_weights
+from helpers.layers import run_lstm_layer_test
+from helpers.layers import sequence_rnn
 from zoo.layers import FusedLSTMCell
 
 

@@ -14,12 +14,12 @@ import pytest
 import keras
 from keras import ops
 
-from layer_testing import B
-from layer_testing import F
-from layer_testing import T
-from layer_testing import U
-from layer_testing import numpy_lstm
-from layer_testing import random_fused_weights
+from helpers.layers import B
+from helpers.layers import F
+from helpers.layers import T
+from helpers.layers import U
+from helpers.layers import numpy_lstm
+from helpers.layers import random_fused_weights
 from zoo.layers import FusedLSTM
 from zoo.layers import _cudnn
 from zoo.layers import _keras_src

@@ -13,10 +13,10 @@ import pytest
 
 import keras
 
-from layer_testing import B
-from layer_testing import F
-from layer_testing import T
-from layer_testing import U
+from helpers.layers import B
+from helpers.layers import F
+from helpers.layers import T
+from helpers.layers import U
 from zoo.layers import FusedLSTM
 from zoo.layers import FusedLSTMCell
 from zoo.layers import GateLSTMCell

@@ -8,8 +8,8 @@ import textwrap
 import keras
 import pytest
 
-from conftest import ROOT
-from conftest import skip_or_fail
+from helpers import ROOT
+from helpers import skip_or_fail
 
 
 def _require_jax():

@@ -6,7 +6,7 @@ workers on 127.0.0.1 with TF_CONFIG: per-epoch perplexity equal to the single-de
 at the same global batch within float tolerance."
 
 Both runs need a fresh TensorFlow (logical devices and collective ops are configured once
-per process), so they run in subprocesses: `distribute_mirrored_run.py`, and `train.py`.
+per process), so they run in subprocesses: `helpers/distribute_mirrored_run.py`, and `train.py`.
 """
 
 import csv
@@ -21,8 +21,9 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import MIRRORED_RUN
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-HERE = pathlib.Path(__file__).resolve().parent
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute needs TensorFlow"
@@ -40,7 +41,7 @@ def _env(**extra):
 @pytest.fixture(scope="module")
 def mirrored():
     proc = subprocess.run(
-        [sys.executable, str(HERE / "distribute_mirrored_run.py")], cwd=ROOT, env=_env(),
+        [sys.executable, str(MIRRORED_RUN)], cwd=ROOT, env=_env(),
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from training_helpers import B
-from training_helpers import T
-from training_helpers import V
-from training_helpers import lm_batches
+from helpers.training import B
+from helpers.training import T
+from helpers.training import V
+from helpers.training import lm_batches
 from zoo.training import Perplexity
 
 

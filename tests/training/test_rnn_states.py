@@ -4,14 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from training_helpers import B
-from training_helpers import E
-from training_helpers import T
-from training_helpers import U
-from training_helpers import V
-from training_helpers import all_zero
-from training_helpers import rnn_layer
-from training_helpers import same
+from helpers.training import B
+from helpers.training import E
+from helpers.training import T
+from helpers.training import U
+from helpers.training import V
+from helpers.training import all_zero
+from helpers.training import rnn_layer
+from helpers.training import same
 from zoo.training import find_stateful_rnn_layers
 from zoo.training import get_rnn_states
 from zoo.training import reset_rnn_states

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from keras import ops
 
-from training_helpers import B
-from training_helpers import T
-from training_helpers import V
-from training_helpers import lm_batches
-from training_helpers import tiny_lm
+from helpers.training import B
+from helpers.training import T
+from helpers.training import V
+from helpers.training import lm_batches
+from helpers.training import tiny_lm
 from zoo.training import ScaledSparseCategoricalCrossentropy
 
 

@@ -9,12 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from training_helpers import B
-from training_helpers import StateProbe
-from training_helpers import all_zero
-from training_helpers import lm_batches
-from training_helpers import same
-from training_helpers import tiny_lm
+from helpers.training import B
+from helpers.training import StateProbe
+from helpers.training import all_zero
+from helpers.training import lm_batches
+from helpers.training import same
+from helpers.training import tiny_lm
 from zoo.training import ResetStatesCallback
 from zoo.training import StatefulRNNCallback
 from zoo.training import get_rnn_states

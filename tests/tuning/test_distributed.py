@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from tuning_helpers import read_csv, tune_args
+from helpers.tuning import read_csv, tune_args
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TIME_LIMIT = 240  # seconds for the whole search; every process is ended in `finally`

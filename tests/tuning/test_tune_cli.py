@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tuning_helpers import TINY_SPACE, read_csv, tune_args
+from helpers.tuning import TINY_SPACE, read_csv, tune_args
 from zoo.cli import main
 from zoo.datasets.corpus import load_corpus
 from zoo.experiments.evaluate import read_checkpoint

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tuning_helpers import tune_args
+from helpers.tuning import tune_args
 from zoo.cli import main
 
 
