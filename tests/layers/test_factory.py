@@ -5,14 +5,14 @@ import pytest
 
 import keras
 
-from layer_testing import B
-from layer_testing import F
-from layer_testing import T
-from layer_testing import U
-from layer_testing import built_with_weights
-from layer_testing import numpy_lstm
-from layer_testing import random_fused_weights
-from layer_testing import tiny_sequences
+from helpers.layers import B
+from helpers.layers import F
+from helpers.layers import T
+from helpers.layers import U
+from helpers.layers import built_with_weights
+from helpers.layers import numpy_lstm
+from helpers.layers import random_fused_weights
+from helpers.layers import tiny_sequences
 from zoo.layers import FusedLSTM
 from zoo.layers import GateLSTMCell
 from zoo.layers import fused_to_gate_weights
