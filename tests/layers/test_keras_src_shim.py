@@ -2,7 +2,7 @@
 
 import ast
 
-from conftest import ROOT
+from helpers import ROOT
 
 SHIM = ROOT / "zoo" / "layers" / "_keras_src.py"
 
