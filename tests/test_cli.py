@@ -6,7 +6,6 @@ file stays well under a minute of training; the real runs are in the README.
 
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys
@@ -17,8 +16,8 @@ import pytest
 
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
+from helpers import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
         "4000", "--corpus-vocab", "40", "--verbose", "0"]
 TINY_DATA = ["--corpus-tokens", "4000", "--corpus-vocab", "40"]
@@ -249,6 +248,10 @@ def test_mirror_seq2seq_trains_and_mirrors_from_the_command_line(tmp_path, capsy
 
     assert run_main(["evaluate", "--checkpoint", ckpt, "--split", "test"]) == 0
     assert "sentences mirrored exactly" in capsys.readouterr().out
+    for flag in (["--batch-size", "4"], ["--corpus-vocab", "50"]):  # they would be ignored
+        assert run_main(["evaluate", "--checkpoint", ckpt, *flag]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {flag[0]} applies to language-model")
 
 
 def test_small_model_comes_within_ten_percent_of_the_corpus_floor(tmp_path):

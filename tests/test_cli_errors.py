@@ -4,7 +4,6 @@ what the machine runs out of (issue 12). All in-process except the real full dis
 import errno
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
@@ -13,8 +12,8 @@ import pytest
 
 from zoo import cli
 from zoo.models.configs import get_config
+from helpers import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
         "4000", "--corpus-vocab", "40", "--verbose", "0"]
 

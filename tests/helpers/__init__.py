@@ -12,6 +12,7 @@ same from the repo root, a worktree or a subprocess started with `python -m pyte
 
 import os
 import pathlib
+import socket
 
 import pytest
 
@@ -26,3 +27,20 @@ def skip_or_fail(reason):
     if STRICT:
         pytest.fail(f"{reason} (ZOO_STRICT=1 makes this a failure)")
     pytest.skip(reason)
+
+
+def free_ports(n=1):
+    """`n` distinct TCP ports on 127.0.0.1 that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port():
+    """One TCP port on 127.0.0.1 that was free a moment ago."""
+    return free_ports(1)[0]

@@ -12,8 +12,6 @@ per process), so they run in subprocesses: `helpers/distribute_mirrored_run.py`,
 import csv
 import json
 import os
-import pathlib
-import socket
 import subprocess
 import sys
 
@@ -21,9 +19,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import MIRRORED_RUN
+from helpers import MIRRORED_RUN, ROOT, free_ports
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="tf.distribute needs TensorFlow"
@@ -90,17 +87,6 @@ def test_keras_alone_clips_each_replica_share(mirrored):
     assert abs(unfixed["perplexity"][1] / single["perplexity"][1] - 1) > 1e-3
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _history(path):
     with open(path) as f:
         rows = list(csv.DictReader(f))
@@ -114,7 +100,7 @@ TRAIN_ARGS = ["train.py", "--model", "ptb-small", "--hidden-size", "8", "--num-s
 
 @pytest.mark.slow  # three TensorFlow processes, two of them in lockstep over gRPC
 def test_multi_worker_train_py_equals_single_device(tmp_path):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     try:

@@ -1,23 +1,15 @@
 """Distributed search: one chief and two workers on 127.0.0.1, as separate processes."""
 
 import os
-import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 
+from helpers import ROOT, free_port
 from helpers.tuning import read_csv, tune_args
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 TIME_LIMIT = 240  # seconds for the whole search; every process is ended in `finally`
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_chief_and_two_workers_finish_every_trial(tmp_path):

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from helpers import free_port
 from helpers.tuning import tune_args
 from zoo.cli import main
 
@@ -19,12 +20,6 @@ def run_main(argv):
     with pytest.raises(SystemExit) as info:
         main(argv)
     return info.value.code
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -67,3 +67,16 @@ def test_train_and_tune_share_the_fit_arguments():
     assert [type(c) for c in seen["callbacks"]] == [type(c) for c in callbacks]
     assert [c.get_config() for c in seen["callbacks"] if hasattr(c, "initial_lr")] == \
         [{"initial_lr": 2.0, "factor": 0.1, "every": 5000}]
+
+
+def test_train_and_tune_call_the_same_functions():
+    """train.py's run and a tuner's trial take their datasets, fit arguments and callbacks from
+    the same functions (so the two cannot drift apart again)."""
+    from zoo.datasets import corpus
+    from zoo.experiments import train_lm
+    from zoo.training import recipe
+    from zoo.tuning import hypermodels, run
+
+    assert train_lm.recipe_callbacks is hypermodels.recipe_callbacks is recipe.recipe_callbacks
+    assert train_lm.fit_datasets is run.fit_datasets is corpus.fit_datasets
+    assert hypermodels.fit_kwargs is corpus.fit_kwargs

@@ -39,7 +39,7 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
     char = family in ("char", "bigram")
     if data not in (CHAR_DATA if char else WORD_DATA):
         raise ValueError(f"--data {data} has no {'character' if char else 'word'} version; "
-                       f"choose one of {', '.join(CHAR_DATA if char else WORD_DATA)}")
+                         f"choose one of {', '.join(CHAR_DATA if char else WORD_DATA)}")
     if data != "synthetic" and (corpus_tokens or corpus_vocab):
         raise ValueError("--corpus-tokens/--corpus-vocab only apply to --data synthetic")
     floor = None
@@ -67,8 +67,8 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
         train_text, valid_text = text8.load_text8(path=data_dir)
         test_text = None
     else:
-        d = (ptb.load_mini_ptb(data_dir or os.path.join(shared_data_dir(), "ptb")) if data == "mini-ptb"
-             else ptb.load_ptb(data_dir=data_dir))
+        d = (ptb.load_mini_ptb(data_dir or os.path.join(shared_data_dir(), "ptb"))
+             if data == "mini-ptb" else ptb.load_ptb(data_dir=data_dir))
         if not char:
             return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, data, oov=d.oov)
         words = [d.vocab.decode(split) for split in (d.train, d.valid, d.test)]
@@ -92,7 +92,6 @@ def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None):
         return ds.repeat() if steps else ds
     return text8.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
                                steps=steps)
-
 
 
 def fit_datasets(config, corpus, initial_epoch=0):

@@ -65,7 +65,7 @@ def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus
     return result
 
 
-def load_mirror_checkpoint(path, command="mirror"):
+def load_mirror_checkpoint(path):
     """The MirrorSeq2Seq at `path`; a language model there gets the commands that fit it."""
     kind = checkpoint_kind(path)
     if kind not in (None, "seq2seq"):

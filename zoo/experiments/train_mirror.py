@@ -14,8 +14,8 @@ import keras
 
 from zoo import checks
 from zoo.datasets import mirror as data
-from zoo.models.configs import MirrorConfig
 from zoo.experiments.mirror_eval import evaluate_mirror
+from zoo.models.configs import MirrorConfig
 from zoo.models.mirror import build_mirror_model, load_mirror
 from zoo.training import AtomicModelCheckpoint, atomic_save
 

@@ -91,11 +91,7 @@ class BigramEmbedding(keras.layers.Layer):
                 f"(vocab_size**2 rows must fit int32). Received: "
                 f"vocab_size={vocab_size}"
             )
-        if mode not in _MODES:
-            raise ValueError(
-                f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}"
-            )
-        self.mode = mode
+        self.mode = checks.one_of("mode", mode, _MODES)
         self.embeddings_initializer = keras.initializers.get(
             embeddings_initializer
         )

@@ -48,7 +48,7 @@ class MirrorSeq2Seq(keras.Model):
             Defaults to `128`.
         embedding_dim: int, character embedding size. Defaults to `32`.
         encoder_layers: int, stacked bidirectional encoder layers. Defaults to `2`.
-        cell: str, `"fused"` (the zoo's `FusedLSTMCell`), `"gate"` (the zoo's
+        cell: str, `"fused"` (the zoo's `FusedLSTM`), `"gate"` (the zoo's
             `GateLSTMCell`) or `"keras"` (`keras.layers.LSTM`). Defaults to `"fused"`.
         dropout: float, dropout on the cells' inputs. Defaults to `0.0`.
         max_length: int, the longest sentence in characters the model accepts

@@ -84,8 +84,7 @@ def make_tuner(hypermodel, tuner="random", max_trials=10, executions_per_trial=1
     Raises:
         ValueError: unknown tuner name or non-positive counts.
     """
-    if tuner not in TUNERS:
-        raise ValueError(f"tuner must be one of {', '.join(TUNERS)}, got {tuner!r}")
+    checks.one_of("tuner", tuner, TUNERS)
     checks.positive_int("max_trials", max_trials)
     checks.positive_int("executions_per_trial", executions_per_trial)
     common = dict(objective=OBJECTIVE, directory=directory, project_name=project_name,
@@ -234,7 +233,8 @@ def write_report(tuner, hypermodel, output_dir, corpus=None, extra=None):
         tuner: the keras-tuner tuner after `search`.
         hypermodel: its `LMHyperModel` (maps hyperparameters back to an `LMConfig`).
         output_dir: str, where to write (created).
-        corpus: `zoo.datasets.corpus.Corpus` or None, the data (its vocabulary goes into zoo_meta.json).
+        corpus: `zoo.datasets.corpus.Corpus` or None, the data (its vocabulary goes into
+            zoo_meta.json).
         extra: dict or None, more fields for best_hyperparameters.json.
 
     Returns:
