@@ -4,8 +4,7 @@ import os
 
 import keras
 
-import zoo.layers  # noqa: F401  (registers the custom objects for load_model)
-import zoo.training  # noqa: F401
+import zoo.layers  # noqa: F401  (registers the layers for load_model; zoo.training's below)
 from zoo.datasets.corpus import load_corpus
 from zoo.datasets.corpus import make_dataset
 from zoo.models.configs import config_from_dict
