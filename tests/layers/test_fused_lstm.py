@@ -312,3 +312,84 @@ def test_fast_path_mixed_bfloat16_gradients():
     for g, ref in zip(grads, ref_grads):
         assert g.dtype == ref.dtype == np.float32  # variables stay float32
         assert np.abs(g - ref).max() <= 3e-2 * np.abs(ref).max()
+
+
+# ------------------------------------------ training on sequences of any length
+# Issue 19 §1: a model built for `(None, F)` inputs and fit on batches of
+# different lengths traces its training step with an unknown time dimension
+# on TensorFlow; the fast path's backward loop must run there. Length 70 is
+# above MAX_UNROLL (64), 4 and 9 below it.
+LENGTHS = (4, 70, 9)
+
+
+def _fit_lengths(models, batch_shape, lengths):
+    """`train_on_batch` of each model on the same batches of each length.
+
+    SGD with learning rate 1: a step changes every weight by minus its
+    gradient, so the weight changes are the gradients. Returns per model the
+    losses and the gradients of every step.
+    """
+    rng = np.random.default_rng(20)
+    batches = [
+        (rng.normal(size=(batch_shape[0], t, F)).astype("float32"),
+         rng.normal(size=(batch_shape[0], t, U)).astype("float32"))
+        for t in lengths
+    ]
+    results = []
+    for model in models:
+        model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+        losses, grads = [], []
+        for x, y in batches:
+            before = [np.array(w) for w in model.get_weights()]
+            losses.append(float(model.train_on_batch(x, y)))
+            grads.append([b - a for b, a in zip(before, model.get_weights())])
+        results.append((losses, grads))
+    return results
+
+
+def _length_free_pair(batch_shape, **kwargs):
+    weights = random_fused_weights(F, U, seed=21, scale=0.3)
+    models = []
+    for layer in (FusedLSTM(U, return_sequences=True, **kwargs),
+                  keras.layers.LSTM(U, return_sequences=True, **kwargs)):
+        inputs = keras.Input(batch_shape=batch_shape)
+        models.append(keras.Model(inputs, layer(inputs)))
+        layer.set_weights(weights)
+    return models
+
+
+def _assert_same_training(results):
+    (losses, grads), (ref_losses, ref_grads) = results
+    np.testing.assert_allclose(losses, ref_losses, atol=1e-5)
+    for step, (got, want) in enumerate(zip(grads, ref_grads)):
+        for g, ref in zip(got, want):
+            assert np.abs(ref).max() > 0
+            np.testing.assert_allclose(g, ref, atol=1e-5, err_msg=f"step {step}")
+
+
+def test_fit_on_sequences_of_varying_length_matches_keras_lstm():
+    models = _length_free_pair((B, None, F))
+    _assert_same_training(_fit_lengths(models, (B, None, F), LENGTHS))
+
+
+def test_stateful_fit_on_varying_lengths_carries_states_like_keras_lstm():
+    """The AWD recipe's variable-length BPTT: batch_shape (B, None), stateful."""
+    models = _length_free_pair((B, None, F), stateful=True)
+    _assert_same_training(_fit_lengths(models, (B, None, F), LENGTHS))
+    fast, ref = (model.layers[-1] for model in models)
+    for state, ref_state in zip(fast.states, ref.states):
+        if keras.backend.backend() == "tensorflow":
+            # Keras 3.15 carries RNN states through train_on_batch only on
+            # TensorFlow (on JAX they are not part of the stateless step).
+            assert np.abs(keras.ops.convert_to_numpy(ref_state)).max() > 0
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(state), keras.ops.convert_to_numpy(ref_state),
+            atol=1e-5,
+        )
+    # Called directly, chunks of varying length continue one sequence.
+    fast.reset_state()
+    x = np.random.default_rng(22).normal(size=(B, sum(LENGTHS), F)).astype("float32")
+    bounds = np.cumsum((0,) + LENGTHS)
+    chunks = [fast(x[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    want = numpy_lstm(x, *fast.get_weights())[0]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), want, atol=1e-5)

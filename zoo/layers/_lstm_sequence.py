@@ -134,13 +134,21 @@ def _backward_recurrence(d_hs, p, k, f, dh, dc, kernel_t, rec_mask, unroll):
         return ops.stack(dzs), dh, dc
 
     # As in `_recurrence`, the carry holds `dz` too; `reverse` scans from the
-    # last step and stacks the outputs in time order.
-    def step(carry, per_step):
+    # last step and stacks the outputs in time order. The four per-step
+    # inputs travel as one tensor `(T, B, 7U)`: Keras's TensorFlow `scan`
+    # fails on several inputs of unknown length (it calls
+    # `assert_is_compatible_with` on a `None` dimension).
+    units = dh.shape[-1]
+    packed = ops.concatenate([d_hs, p, k, f], axis=-1)
+    split_at = [units, 5 * units, 6 * units]
+
+    def step(carry, packed_t):
+        per_step = ops.split(packed_t, split_at, axis=-1)
         dz, dh, dc = _backward_step(*per_step, carry[0], carry[1], kernel_t, rec_mask)
         return (dh, dc, dz), (dh, dc, dz)
 
     (dh, dc, _), (_, _, d_z) = ops.scan(
-        step, (dh, dc, ops.zeros_like(p[0])), (d_hs, p, k, f), reverse=True
+        step, (dh, dc, ops.zeros_like(p[0])), packed, reverse=True
     )
     return d_z, dh, dc
 
