@@ -30,6 +30,8 @@ def build_model(impl, batch, steps, units, vocab, num_layers, unroll, dtype):
             layer = keras.layers.RNN(FusedLSTMCell(units, dtype=dtype, **kw), **rnn_kw)
         elif impl == "hoisted":
             layer = FusedLSTM(units, use_cudnn=False, **kw, **rnn_kw)
+        elif impl == "fused-wd":
+            layer = FusedLSTM(units, weight_dropout=0.5, **kw, **rnn_kw)
         else:  # gate, fused, keras: the layers the zoo's models build
             layer = lstm_layer(impl, units, **kw, **rnn_kw)
         x = layer(x)

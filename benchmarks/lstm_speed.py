@@ -24,6 +24,10 @@ Implementations:
     fused       zoo.layers.FusedLSTM, the fast path (input projection hoisted,
                 hand-written backward pass)
     keras       keras.layers.LSTM (cuDNN on GPU where the backend has it)
+  opt-in (--impls ...):
+    hoisted     FusedLSTM with use_cudnn=False (the zoo's own path on a GPU)
+    fused-wd    FusedLSTM(weight_dropout=0.5): AWD-LSTM's weight drop, one
+                mask on the recurrent kernel per training step
 
 Runs on whatever backend Keras uses and needs no TensorFlow with
 `KERAS_BACKEND=jax`:
@@ -32,6 +36,7 @@ Runs on whatever backend Keras uses and needs no TensorFlow with
     python benchmarks/lstm_speed.py --shapes small,medium,large
     python benchmarks/lstm_speed.py --shape 32,50,256 --jit-compile true
     KERAS_BACKEND=jax python benchmarks/lstm_speed.py --shapes medium
+    python benchmarks/lstm_speed.py --impls fused,fused-wd,keras   # weight drop
     python benchmarks/lstm_speed.py --quick             # CI smoke run
 
 Prints a table and writes JSON (default benchmarks/results/lstm_speed.json).
@@ -56,7 +61,9 @@ IMPLS = ("gate", "fused_cell", "fused", "keras")
 # "hoisted" is FusedLSTM with use_cudnn=False: on a GPU the "fused" row goes to
 # cuDNN (as keras.layers.LSTM does), and this row times the zoo's own fast path.
 # On a CPU both run the same code, so it is opt-in: --impls gate,fused,hoisted,keras.
-EXTRA_IMPLS = ("hoisted",)
+# "fused-wd" is FusedLSTM(weight_dropout=0.5), to compare with "fused" in one run:
+# --impls fused,fused-wd,keras.
+EXTRA_IMPLS = ("hoisted", "fused-wd")
 SHAPES = {
     "small": (20, 20, 200),
     "medium": (20, 35, 650),

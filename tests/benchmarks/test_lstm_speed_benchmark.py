@@ -72,3 +72,19 @@ def test_hoisted_impl_is_fused_lstm_without_cudnn():
     assert [layer.use_cudnn for layer in layers["hoisted"]] == [False, False]
     with pytest.raises(SystemExit):
         lstm_speed.parse_args(["--impls", "fused,cudnn"])
+
+
+def test_weight_drop_impl_is_fused_lstm_with_weight_dropout():
+    """`fused-wd` (opt-in) times FusedLSTM(weight_dropout=0.5) next to `fused`."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import lstm_speed
+    finally:
+        sys.path.pop(0)
+    from zoo.layers import FusedLSTM
+
+    args = lstm_speed.parse_args(["--impls", "fused,fused-wd", "--no-memory"])
+    assert args.impl_list == ["fused", "fused-wd"]
+    layers = [layer for layer in lstm_speed.build_model(
+        "fused-wd", 2, 3, 8, 20, 2, False, "float32").layers if isinstance(layer, FusedLSTM)]
+    assert [layer.weight_dropout for layer in layers] == [0.5, 0.5]

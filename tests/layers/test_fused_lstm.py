@@ -38,7 +38,7 @@ def test_layer_contract(tmp_path):
         FusedLSTM,
         dict(units=U, return_sequences=True, unit_forget_bias=False, forget_bias=0.5,
              bias_regularizer="l2", recurrent_constraint="max_norm", dropout=0.1,
-             recurrent_dropout=0.1, seed=2, use_cudnn=False),
+             recurrent_dropout=0.1, seed=2, use_cudnn=False, weight_dropout=0.25),
         tmp_path=tmp_path,
     )
 

@@ -22,7 +22,8 @@ def test_layer_contract(tmp_path):
         FusedLSTMCell,
         dict(units=U, unit_forget_bias=False, forget_bias=0.5,
              kernel_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
-             kernel_regularizer="l2", dropout=0.1, recurrent_dropout=0.2, seed=3),
+             kernel_regularizer="l2", dropout=0.1, recurrent_dropout=0.2, seed=3,
+             weight_dropout=0.25),
         wrap=sequence_rnn,
         tmp_path=tmp_path,
     )

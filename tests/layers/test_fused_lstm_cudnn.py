@@ -19,6 +19,7 @@ from helpers.layers import F
 from helpers.layers import T
 from helpers.layers import U
 from helpers.layers import numpy_lstm
+from helpers.layers import paired_value_and_gradients
 from helpers.layers import random_fused_weights
 from zoo.layers import FusedLSTM
 from zoo.layers import _cudnn
@@ -137,7 +138,7 @@ class FakeCudnn:
                  go_backwards=False, unroll=False):
         assert activation is TANH and recurrent_activation is SIGMOID
         assert not unroll and bias is not None
-        self.calls.append(dict(bias=bias, mask=mask))
+        self.calls.append(dict(bias=bias, mask=mask, recurrent_kernel=recurrent_kernel))
         cell = self.cell
         cell.kernel = ops.convert_to_tensor(kernel)
         cell.recurrent_kernel = ops.convert_to_tensor(recurrent_kernel)
@@ -212,6 +213,34 @@ def test_folded_bias_gives_the_fast_path_numbers(gpu, kwargs):
                                forget_bias=forget_bias, h0=h0, c0=c0)
         np.testing.assert_allclose(np.asarray(got[-2]), h, atol=1e-5)
         np.testing.assert_allclose(np.asarray(got[-1]), c, atol=1e-5)
+
+
+def test_weight_drop_hands_cudnn_the_masked_kernel(gpu):
+    """weight_dropout does not block cuDNN: it gets the masked recurrent kernel
+    (the zoo path, same seed, gives the same numbers and gradients)."""
+    (cudnn, zoo), weights = twin_layers(weight_dropout=0.5, seed=3, return_sequences=True)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(B, T, F)).astype("float32")
+    w_out = rng.normal(size=(B, T, U)).astype("float32")
+    (got, grads), (want, ref_grads) = paired_value_and_gradients(
+        cudnn, zoo, x, w_out, training=True
+    )
+    assert len(gpu.calls) == 1
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    for g, w in zip(grads, ref_grads):
+        np.testing.assert_allclose(g, w, atol=1e-5)
+    assert 0.25 < np.mean(grads[2] != 0) < 0.75  # the raw recurrent kernel's gradient
+    # Outside a traced function, the kernel handed over can be read: the raw
+    # kernel, masked and scaled by 1 / (1 - 0.5), in training only.
+    out = cudnn(x, training=True)
+    handed = np.asarray(ops.convert_to_numpy(gpu.calls[-1]["recurrent_kernel"]))
+    mask = handed != 0
+    assert 0.25 < mask.mean() < 0.75
+    np.testing.assert_allclose(handed, weights[1] * mask / 0.5, atol=1e-6)
+    np.testing.assert_allclose(out, numpy_lstm(x, weights[0], handed, weights[2])[0], atol=1e-5)
+    cudnn(x, training=False)
+    handed = np.asarray(ops.convert_to_numpy(gpu.calls[-1]["recurrent_kernel"]))
+    np.testing.assert_array_equal(handed, weights[1])
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ def test_layer_contract(tmp_path):
     run_lstm_layer_test(
         GateLSTMCell,
         dict(units=U, unit_forget_bias=False, forget_bias=1.0, recurrent_regularizer="l2",
-             kernel_constraint="max_norm", dropout=0.2, seed=1),
+             kernel_constraint="max_norm", dropout=0.2, seed=1, weight_dropout=0.25),
         wrap=sequence_rnn,
         tmp_path=tmp_path,
     )

@@ -45,7 +45,9 @@ def cudnn_blocker(
     mirroring `keras.layers.LSTM`: cuDNN computes the standard LSTM
     (tanh/sigmoid) over the whole sequence, without recurrent dropout,
     unrolling, or masks other than right padding. The forget bias needs no
-    condition: it is folded into the bias handed to cuDNN.
+    condition: it is folded into the bias handed to cuDNN; nor does weight
+    drop (`weight_dropout`): it masks a weight, not an activation, so cuDNN
+    takes the masked recurrent kernel.
 
     Args:
         use_cudnn: `"auto"`, `True` or `False`, the layer's setting.
@@ -90,7 +92,7 @@ def is_right_padded(mask):
     return ops.logical_and(ops.all(mask == expected), ops.all(lengths > 0))
 
 
-def cudnn_sequence(layer, sequences, initial_state, mask, bias):
+def cudnn_sequence(layer, sequences, initial_state, mask, bias, recurrent_kernel=None):
     """`layer`'s whole sequence through the backend's LSTM (cuDNN on a GPU).
 
     Args:
@@ -100,6 +102,8 @@ def cudnn_sequence(layer, sequences, initial_state, mask, bias):
         initial_state: list `[h, c]`.
         mask: optional boolean tensor `(batch, time)`, right-padded.
         bias: tensor `(4 * units,)`, the bias with `forget_bias` folded in.
+        recurrent_kernel: optional tensor `(units, 4 * units)` used instead
+            of the cell's variable (the weight-dropped kernel in training).
 
     Returns:
         `(last_output, outputs, [h, c])`, as `keras.layers.RNN.inner_loop`.
@@ -111,7 +115,9 @@ def cudnn_sequence(layer, sequences, initial_state, mask, bias):
         initial_state[1],
         mask,
         kernel=cell.kernel,
-        recurrent_kernel=cell.recurrent_kernel,
+        recurrent_kernel=(
+            cell.recurrent_kernel if recurrent_kernel is None else recurrent_kernel
+        ),
         bias=bias,
         activation=cell.activation,
         recurrent_activation=cell.recurrent_activation,

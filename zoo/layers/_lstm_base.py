@@ -9,6 +9,14 @@ Variational dropout uses Keras's `DropoutRNNCell` mixin (private API, reached
 through `zoo/layers/_keras_src.py`): `keras.layers.RNN` asks the mixin for one mask per sequence
 before its loop and clears it afterwards, so every timestep of a sequence sees
 the same mask, and the masks come from the cell's `keras.random.SeedGenerator`.
+
+Weight drop (`weight_dropout`, AWD-LSTM's DropConnect on the recurrent
+kernel) rides on the same hooks: when `keras.layers.RNN` asks for the
+recurrent dropout mask before its loop, the cell also draws one
+`(units, 4 * units)` Bernoulli mask, scaled by `1 / (1 - weight_dropout)`,
+in the fused gate layout; it is cleared with the other masks after the loop.
+So one mask serves every timestep and every row of a layer call, and a
+training call multiplies the raw recurrent kernel by it (never assigning it).
 """
 
 import keras
@@ -77,6 +85,7 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
         recurrent_dropout=0.0,
         seed=None,
         forget_bias=0.0,
+        weight_dropout=0.0,
         **kwargs,
     ):
         # Accepted like keras.layers.LSTMCell; both implementations compute
@@ -113,6 +122,9 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
         self.dropout = checks.rate("dropout", dropout)
         self.recurrent_dropout = checks.rate(
             "recurrent_dropout", recurrent_dropout
+        )
+        self.weight_dropout = checks.rate(
+            "weight_dropout", weight_dropout, allow_one=False
         )
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed=seed)
@@ -156,6 +168,59 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
         """Recurrent dropout in this call; 1.0 drops nothing (Keras)."""
         return bool(training) and 0.0 < self.recurrent_dropout < 1.0
 
+    def _weight_dropout_active(self, training):
+        """Weight drop on the recurrent kernel in this call."""
+        return bool(training) and self.weight_dropout > 0.0
+
+    def get_recurrent_dropout_mask(self, step_input):
+        """The recurrent dropout mask; also draws the weight-drop mask.
+
+        `keras.layers.RNN` calls this once per layer call, before its loop,
+        so the weight-drop mask is drawn there, after the dropout masks.
+        """
+        mask = super().get_recurrent_dropout_mask(step_input)
+        self.get_weight_dropout_mask()
+        return mask
+
+    def reset_recurrent_dropout_mask(self):
+        super().reset_recurrent_dropout_mask()
+        self._weight_dropout_mask = None
+
+    def get_weight_dropout_mask(self):
+        """The layer call's weight-drop mask `(units, 4 * units)`, drawn once.
+
+        Zeros where recurrent weights are dropped, `1 / (1 - weight_dropout)`
+        elsewhere (variable dtype); `None` without weight drop. Cached until
+        `reset_recurrent_dropout_mask`, as Keras caches dropout masks.
+        """
+        if getattr(self, "_weight_dropout_mask", None) is None and self.weight_dropout > 0:
+            ones = ops.ones((self.units, 4 * self.units), dtype=self.variable_dtype)
+            self._weight_dropout_mask = keras.random.dropout(
+                ones, rate=self.weight_dropout, seed=self.seed_generator
+            )
+        return getattr(self, "_weight_dropout_mask", None)
+
+    def _dropped_recurrent_kernel(self, kernel, training, gate=None):
+        """`kernel` times the weight-drop mask in training, else `kernel`.
+
+        Args:
+            kernel: the recurrent kernel `(units, 4 * units)`, or with `gate`
+                the recurrent kernel `(units, units)` of gate `gate` (0..3),
+                which takes that gate's slice of the fused mask.
+            training: bool, whether the layer call trains.
+            gate: optional int, the gate of a per-gate kernel.
+
+        Returns:
+            A tensor (the variable is never assigned).
+        """
+        if not self._weight_dropout_active(training):
+            return kernel
+        mask = self.get_weight_dropout_mask()
+        if gate is not None:
+            mask = mask[:, gate * self.units : (gate + 1) * self.units]
+        kernel = ops.convert_to_tensor(kernel)
+        return ops.cast(ops.cast(kernel, mask.dtype) * mask, kernel.dtype)
+
     def _masked(self, inputs, h_tm1, training):
         """Applies the per-sequence variational masks in training."""
         if self._dropout_active(training):
@@ -184,6 +249,7 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
                 "forget_bias": self.forget_bias,
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
+                "weight_dropout": self.weight_dropout,
                 "seed": self.seed,
             }
         )

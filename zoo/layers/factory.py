@@ -19,20 +19,31 @@ def lstm_layer(kind, units, **kwargs):
     `"fused"` is the zoo's fast `FusedLSTM`, `"gate"` is `keras.layers.RNN(GateLSTMCell)`,
     `"keras"` is `keras.layers.LSTM` (cuDNN on a GPU). They take the same arguments (those
     of `keras.layers.LSTM`), share keras.layers.LSTMCell's weight layout, and all expose
-    `.cell` for step-by-step use.
+    `.cell` for step-by-step use. `weight_dropout` (weight drop on the
+    recurrent kernel) goes to the zoo's cells; `keras.layers.LSTM` has none.
 
     Args:
         kind: str, one of `CELLS`.
         units: int, the hidden size.
-        **kwargs: `keras.layers.LSTM`'s other arguments.
+        **kwargs: `keras.layers.LSTM`'s other arguments, and `weight_dropout`
+            (not for `"keras"`, where only `0` is accepted).
 
     Returns:
         A Keras RNN layer.
 
     Raises:
-        ValueError: `kind` is not one of `CELLS`.
+        ValueError: `kind` is not one of `CELLS`, or `kind="keras"` with a
+            `weight_dropout` above 0.
     """
     checks.one_of("cell", kind, CELLS)
+    if kind == "keras" and "weight_dropout" in kwargs:
+        rate = checks.rate("weight_dropout", kwargs.pop("weight_dropout"), allow_one=False)
+        if rate > 0:
+            raise ValueError(
+                "Argument `weight_dropout` must be 0 with cell='keras' "
+                "(keras.layers.LSTM has no weight drop; use cell='fused' or "
+                f"'gate'). Received: weight_dropout={rate!r}"
+            )
     if kind == "fused":
         return FusedLSTM(units, **kwargs)
     if kind == "gate":

@@ -16,6 +16,7 @@ _CELL_ARGS = (
     "recurrent_initializer", "bias_initializer", "unit_forget_bias", "forget_bias",
     "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
     "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
+    "weight_dropout",
 )
 
 _USE_CUDNN = ("auto", True, False)
@@ -46,7 +47,8 @@ class FusedLSTM(keras.layers.RNN):
     the math is the standard LSTM: tanh/sigmoid, no recurrent dropout,
     `unroll=False`, no mixed precision policy, and no mask, or (TensorFlow
     only) a right-padded one; `forget_bias` is folded into the bias handed
-    over. Everywhere else, CPUs included, the zoo's own paths run.
+    over, and so is the weight-dropped recurrent kernel under `weight_dropout`.
+    Everywhere else, CPUs included, the zoo's own paths run.
     `use_cudnn=True` raises a `ValueError` naming the reason when cuDNN cannot
     run a call; `cudnn_blocker` (`zoo/layers/_cudnn.py`) is the decision.
 
@@ -54,7 +56,9 @@ class FusedLSTM(keras.layers.RNN):
     `initial_state`, `return_state`, `go_backwards`, masking and
     `keras.layers.Bidirectional` work as for `keras.layers.LSTM`. Dropout is
     the cell's (one mask per sequence; the input mask is applied to the whole
-    input before the projection).
+    input before the projection), and so is weight drop: in training the
+    recurrent kernel times one mask per call goes to every path, and the raw
+    kernel gets its gradient through the mask.
 
     Drop-in for `keras.layers.LSTM`: the same arguments in the same
     positional order (`forget_bias` comes after them), the same weights
@@ -75,9 +79,10 @@ class FusedLSTM(keras.layers.RNN):
         recurrent_initializer, bias_initializer, unit_forget_bias,
         kernel_regularizer, recurrent_regularizer, bias_regularizer,
         kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-        recurrent_dropout, seed, forget_bias: the cell's arguments, with the
-            meaning and defaults `FusedLSTMCell` documents (those of
-            `keras.layers.LSTM`, plus `forget_bias`, default `0.0`).
+        recurrent_dropout, seed, forget_bias, weight_dropout: the cell's
+            arguments, with the meaning and defaults `FusedLSTMCell` documents
+            (those of `keras.layers.LSTM`, plus `forget_bias` and
+            `weight_dropout`, both default `0.0`).
         activity_regularizer: regularizer of the layer's output.
             Defaults to `None`.
         return_sequences: bool, return the whole output sequence.
@@ -100,7 +105,7 @@ class FusedLSTM(keras.layers.RNN):
         sequences: tensor `(batch, time, features)`.
         initial_state: optional list `[h, c]`.
         mask: optional boolean tensor `(batch, time)`.
-        training: bool, whether dropout is active.
+        training: bool, whether dropout and weight drop are active.
 
     Example:
     ```python
@@ -140,6 +145,7 @@ class FusedLSTM(keras.layers.RNN):
         unroll=False,
         use_cudnn="auto",
         forget_bias=0.0,
+        weight_dropout=0.0,
         **kwargs,
     ):
         # Accepted and ignored, as documented: the zoo has one implementation.
@@ -190,6 +196,8 @@ class FusedLSTM(keras.layers.RNN):
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, axis=1)
 
+        recurrent_kernel = cell._dropped_recurrent_kernel(cell.recurrent_kernel, training)
+        args = (sequences, initial_state, mask, recurrent_kernel)
         reason = self._cudnn_blocker(mask)
         if reason is None:
             try:
@@ -197,14 +205,10 @@ class FusedLSTM(keras.layers.RNN):
                     # Masks other than right padding take the generic loop.
                     return ops.cond(
                         _cudnn.is_right_padded(mask),
-                        lambda: self._cudnn_sequence(
-                            sequences, initial_state, mask
-                        ),
-                        lambda: self._zoo_sequence(
-                            sequences, initial_state, mask, training
-                        ),
+                        lambda: self._cudnn_sequence(*args),
+                        lambda: self._zoo_sequence(*args, training),
                     )
-                return self._cudnn_sequence(sequences, initial_state, mask)
+                return self._cudnn_sequence(*args)
             except NotImplementedError:
                 reason = "the backend's cuDNN LSTM declined this call"
         if self.use_cudnn is True:
@@ -213,7 +217,7 @@ class FusedLSTM(keras.layers.RNN):
                 f"FusedLSTM call: {reason}. Pass use_cudnn='auto' to fall "
                 "back to the zoo's own loop."
             )
-        return self._zoo_sequence(sequences, initial_state, mask, training)
+        return self._zoo_sequence(*args, training)
 
     def _cudnn_blocker(self, mask):
         """`cudnn_blocker` for this layer and call (None: use cuDNN)."""
@@ -230,13 +234,18 @@ class FusedLSTM(keras.layers.RNN):
             _cudnn.gpu_available(),
         )
 
-    def _cudnn_sequence(self, sequences, initial_state, mask):
+    def _cudnn_sequence(self, sequences, initial_state, mask, recurrent_kernel):
         """The whole sequence through the backend's LSTM (cuDNN on a GPU)."""
-        bias = self._effective_bias()
-        return _cudnn.cudnn_sequence(self, sequences, initial_state, mask, bias)
+        bias = self.cell._effective_bias()
+        return _cudnn.cudnn_sequence(
+            self, sequences, initial_state, mask, bias, recurrent_kernel
+        )
 
-    def _zoo_sequence(self, sequences, initial_state, mask, training):
-        """The zoo's own loops: the hoisted fast path or the generic loop."""
+    def _zoo_sequence(self, sequences, initial_state, mask, recurrent_kernel, training):
+        """The zoo's own loops: the hoisted fast path or the generic loop.
+
+        `recurrent_kernel` is the cell's, weight-dropped in training.
+        """
         cell = self.cell
         compute_dtype = cell.compute_dtype
         acc_dtype = self._accumulation_dtype()
@@ -245,11 +254,14 @@ class FusedLSTM(keras.layers.RNN):
             rec_mask = cell.get_recurrent_dropout_mask(initial_state[0])
             rec_mask = ops.cast(rec_mask, acc_dtype)
 
-        bias = self._effective_bias()
+        bias = cell._effective_bias()
+        recurrent_kernel = ops.cast(ops.convert_to_tensor(recurrent_kernel), compute_dtype)
         initial_state = [ops.cast(s, acc_dtype) for s in initial_state]
         if mask is None and self._has_standard_math():
             # Fast path: whole sequence, hand-written backward pass.
-            return self._fast_recurrence(sequences, bias, initial_state, rec_mask)
+            return self._fast_recurrence(
+                sequences, bias, initial_state, recurrent_kernel, rec_mask
+            )
 
         # Generic path (masks, other activations): the input projection of
         # every timestep in one matmul, then one recurrent matmul per step.
@@ -258,7 +270,7 @@ class FusedLSTM(keras.layers.RNN):
             ops.cast(projected, acc_dtype),
             initial_state[0],
             initial_state[1],
-            ops.cast(ops.convert_to_tensor(cell.recurrent_kernel), compute_dtype),
+            recurrent_kernel,
             rec_mask,
             cell.activation,
             cell.recurrent_activation,
@@ -269,22 +281,6 @@ class FusedLSTM(keras.layers.RNN):
             return_all_outputs=self.return_sequences,
         )
 
-    def _effective_bias(self):
-        """`bias` (zeros without `use_bias`) plus the forget-gate offset."""
-        cell = self.cell
-        units, dtype = cell.units, cell.compute_dtype
-        bias = cell.bias if cell.use_bias else ops.zeros((4 * units,), dtype=dtype)
-        if cell.forget_bias:
-            offset = ops.concatenate(
-                [
-                    ops.zeros((units,), dtype=dtype),
-                    ops.full((units,), cell.forget_bias, dtype=dtype),
-                    ops.zeros((2 * units,), dtype=dtype),
-                ]
-            )
-            bias = bias + offset
-        return bias
-
     def _has_standard_math(self):
         """Whether `lstm_sequence` (tanh/sigmoid, custom gradient) applies."""
         return (
@@ -293,7 +289,7 @@ class FusedLSTM(keras.layers.RNN):
             and self.cell.recurrent_activation is keras.activations.sigmoid
         )
 
-    def _fast_recurrence(self, sequences, bias, initial_state, rec_mask):
+    def _fast_recurrence(self, sequences, bias, initial_state, recurrent_kernel, rec_mask):
         cell = self.cell
         dtype = cell.compute_dtype
         x = ops.transpose(ops.cast(sequences, dtype), (1, 0, 2))  # time-major
@@ -305,7 +301,7 @@ class FusedLSTM(keras.layers.RNN):
             ops.cast(bias, dtype),
             initial_state[0],
             initial_state[1],
-            ops.cast(ops.convert_to_tensor(cell.recurrent_kernel), dtype),
+            recurrent_kernel,
             rec_mask,
             unroll=True if self.unroll else None,
         )

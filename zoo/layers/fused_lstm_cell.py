@@ -69,6 +69,12 @@ class FusedLSTMCell(LSTMCellBase):
         forget_bias: float, the TensorFlow PTB tutorial's recipe: a constant
             added to the forget gate's pre-activation at every step (not a
             weight). Defaults to `0.0`.
+        weight_dropout: float in [0, 1), AWD-LSTM's weight drop
+            (DropConnect): in training, the fraction of `recurrent_kernel`'s
+            entries set to zero, the rest scaled by `1 / (1 - weight_dropout)`;
+            one mask per layer call, shared by every timestep and sample. The
+            variable is never overwritten: inference uses the raw kernel.
+            Defaults to `0.0`.
         **kwargs: other keyword arguments of `keras.layers.Layer`
             (`name`, `dtype`, ...). `implementation` is accepted and ignored
             (Keras 3's two implementations compute the same function).
@@ -76,7 +82,7 @@ class FusedLSTMCell(LSTMCellBase):
     Call arguments:
         inputs: tensor `(batch, features)`, one timestep.
         states: list `[h, c]`, each `(batch, units)`.
-        training: bool, whether dropout is active.
+        training: bool, whether dropout and weight drop are active.
 
     Example:
     ```python
@@ -93,6 +99,7 @@ class FusedLSTMCell(LSTMCellBase):
         - [Hochreiter & Schmidhuber, 1997](https://doi.org/10.1162/neco.1997.9.8.1735)
         - [Zaremba et al., 2014](https://arxiv.org/abs/1409.2329)
         - [Gal & Ghahramani, 2016](https://arxiv.org/abs/1512.05287)
+        - [Merity et al., 2017](https://arxiv.org/abs/1708.02182) (weight drop)
     """
 
     def build(self, input_shape):
@@ -128,7 +135,8 @@ class FusedLSTMCell(LSTMCellBase):
         h_tm1, c_tm1 = states[0], states[1]
         inputs, h_rec = self._masked(inputs, h_tm1, training)
         z = ops.matmul(inputs, self.kernel)
-        z = ops.add(z, ops.matmul(h_rec, self.recurrent_kernel))
+        recurrent_kernel = self._dropped_recurrent_kernel(self.recurrent_kernel, training)
+        z = ops.add(z, ops.matmul(h_rec, recurrent_kernel))
         if self.use_bias:
             z = ops.add(z, self.bias)
         h, c = lstm_gates(
@@ -139,3 +147,22 @@ class FusedLSTMCell(LSTMCellBase):
             self.forget_bias,
         )
         return h, [h, c]
+
+    def _effective_bias(self):
+        """`bias` (zeros without `use_bias`) plus the forget-gate offset.
+
+        The bias `FusedLSTM`'s whole-sequence paths add to the projected
+        input, `forget_bias` folded in (a tensor; the variable is unchanged).
+        """
+        units, dtype = self.units, self.compute_dtype
+        bias = self.bias if self.use_bias else ops.zeros((4 * units,), dtype=dtype)
+        if self.forget_bias:
+            offset = ops.concatenate(
+                [
+                    ops.zeros((units,), dtype=dtype),
+                    ops.full((units,), self.forget_bias, dtype=dtype),
+                    ops.zeros((2 * units,), dtype=dtype),
+                ]
+            )
+            bias = bias + offset
+        return bias

@@ -44,7 +44,11 @@ class GateLSTMCell(LSTMCellBase):
         initializer, regularizer and constraint applies to the four gates'
         weights of its kind: `kernel_initializer` to every `kernel_g`,
         `recurrent_regularizer` to every `recurrent_kernel_g`, `bias_constraint`
-        to every `bias_g`, and so on. `implementation` is accepted and ignored.
+        to every `bias_g`, and so on. `weight_dropout` draws one
+        `(units, 4 * units)` mask per layer call, as `FusedLSTMCell` does, and
+        gives each `recurrent_kernel_g` its gate's slice: with the same seed
+        both cells drop the same weights. `implementation` is accepted and
+        ignored.
 
     Call arguments:
         The same as `FusedLSTMCell`'s: `inputs` `(batch, features)` (one
@@ -104,9 +108,12 @@ class GateLSTMCell(LSTMCellBase):
             for k, g in enumerate(GATES)
         ]
 
-    def _gate(self, g, inputs, h_tm1):
+    def _gate(self, g, inputs, h_tm1, training):
         z = ops.matmul(inputs, self.kernels[g])
-        z = ops.add(z, ops.matmul(h_tm1, self.recurrent_kernels[g]))
+        recurrent_kernel = self._dropped_recurrent_kernel(
+            self.recurrent_kernels[g], training, gate=g
+        )
+        z = ops.add(z, ops.matmul(h_tm1, recurrent_kernel))
         if self.use_bias:
             z = ops.add(z, self.biases[g])
         return z
@@ -114,13 +121,13 @@ class GateLSTMCell(LSTMCellBase):
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states[0], states[1]
         inputs, h_rec = self._masked(inputs, h_tm1, training)
-        z_f = self._gate(1, inputs, h_rec)
+        z_f = self._gate(1, inputs, h_rec, training)
         if self.forget_bias:
             z_f = z_f + self.forget_bias
-        i = self.recurrent_activation(self._gate(0, inputs, h_rec))
+        i = self.recurrent_activation(self._gate(0, inputs, h_rec, training))
         f = self.recurrent_activation(z_f)
-        u = self.activation(self._gate(2, inputs, h_rec))
-        o = self.recurrent_activation(self._gate(3, inputs, h_rec))
+        u = self.activation(self._gate(2, inputs, h_rec, training))
+        o = self.recurrent_activation(self._gate(3, inputs, h_rec, training))
         c = f * c_tm1 + i * u
         h = o * self.activation(c)
         return h, [h, c]
