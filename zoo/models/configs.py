@@ -11,6 +11,7 @@ import dataclasses
 from typing import ClassVar, Optional
 
 from zoo import checks
+from zoo.models.presets import PRESETS
 
 CELLS = ("fused", "gate", "keras")
 FAMILIES = ("word", "char", "bigram")
@@ -314,9 +315,8 @@ _OLD_MIRROR_FIELDS = {"name": "name", "description": "description", "max_max_epo
                       "learning_rate": "learning_rate", "max_grad_norm": "clipnorm"}
 
 
-from zoo.models.presets import presets as _presets  # noqa: E402 (they need the classes)
-
-_REGISTRY = {c.name: c for c in _presets()}
+_CLASSES = {"LMConfig": LMConfig, "MirrorConfig": MirrorConfig}
+_REGISTRY = {fields["name"]: _CLASSES[kind](**fields) for kind, fields in PRESETS}
 
 DEFAULT_MODEL = "synthetic-small"
 

@@ -1,7 +1,8 @@
 """The named presets of `zoo.models.configs`: the seeds' recipes, field for field.
 
-`presets()` yields every preset (an `LMConfig` or a `MirrorConfig`) in registry order;
-`zoo.models.configs` registers them. The tables are data only: change a recipe here.
+`PRESETS` lists every preset as `(class name, fields)`, `"LMConfig"` or `"MirrorConfig"`, in
+registry order; `zoo.models.configs` builds and registers them. Data only (no imports):
+change a recipe here.
 """
 
 # The TensorFlow PTB tutorial's configs (ptb_word_lm.py), field for field, and the two PTB-style
@@ -49,31 +50,31 @@ _TEXT8_BIGRAM = dict(_TEXT8_EMBED, num_steps=9, batch_stride=10, decay_steps=150
                      max_max_epoch=21, valid_stride=2)
 
 
-def _ptb(LMConfig, name, *values):
+def _ptb(name, *values):
     *values, description = values
     schedule = "notebook" if name == "ptb-notebook" else "ptb"
-    return LMConfig(name=name, family="word", description=description, schedule=schedule,
-                    softmax_bias_init="uniform", **dict(zip(_PTB_COLUMNS, values)))
+    return ("LMConfig", dict(name=name, family="word", description=description,
+                             schedule=schedule, softmax_bias_init="uniform",
+                             **dict(zip(_PTB_COLUMNS, values))))
 
 
-def presets():
-    """Every preset config, in registry order."""
-    from zoo.models.configs import LMConfig  # noqa: PLC0415 (configs imports this module)
-    from zoo.models.configs import MirrorConfig  # noqa: PLC0415
-
-    yield from (_ptb(LMConfig, *row) for row in _PTB_TABLE)
-    yield LMConfig(name="text8-char", family="char", **_TEXT8,
-                   description="text8 notebook: 1x64 LSTM on one-hot characters, 10 unrollings")
-    yield LMConfig(name="text8-embed", family="char", **_TEXT8_EMBED,
-                   description="text8 notebook, embedded: 128-d character embedding into 1x64 "
-                               "LSTM")
-    yield LMConfig(name="text8-bigram", family="bigram", **_TEXT8_BIGRAM,
-                   description="text8 notebook, bigram: BigramEmbedding 128 into 1x64 LSTM, "
-                               "9 pairs a batch, 21001 steps")
-    yield _ptb(LMConfig, *_SYNTHETIC_SMALL)
+PRESETS = [
+    *(_ptb(*row) for row in _PTB_TABLE),
+    ("LMConfig", dict(name="text8-char", family="char", **_TEXT8,
+                      description="text8 notebook: 1x64 LSTM on one-hot characters, 10 "
+                                  "unrollings")),
+    ("LMConfig", dict(name="text8-embed", family="char", **_TEXT8_EMBED,
+                      description="text8 notebook, embedded: 128-d character embedding into "
+                                  "1x64 LSTM")),
+    ("LMConfig", dict(name="text8-bigram", family="bigram", **_TEXT8_BIGRAM,
+                      description="text8 notebook, bigram: BigramEmbedding 128 into 1x64 "
+                                  "LSTM, 9 pairs a batch, 21001 steps")),
+    _ptb(*_SYNTHETIC_SMALL),
     # The text8 notebook's unsolved exercise: a character encoder-decoder that mirrors every
     # word of a sentence (zoo.models.mirror); Adam with clip-norm.
-    yield MirrorConfig(name="mirror-seq2seq", epochs=4, batch_size=64, units=192,
-                       embedding_dim=32, encoder_layers=1, learning_rate=3e-3, clipnorm=1.0,
-                       augment=1, description="word mirror: char encoder-decoder with "
-                                              "attention (text8 exercise)")
+    ("MirrorConfig", dict(name="mirror-seq2seq", epochs=4, batch_size=64, units=192,
+                          embedding_dim=32, encoder_layers=1, learning_rate=3e-3,
+                          clipnorm=1.0, augment=1,
+                          description="word mirror: char encoder-decoder with attention "
+                                      "(text8 exercise)")),
+]
