@@ -127,10 +127,26 @@ def load_runs(runs_dir, table):
     return runs
 
 
+def machine_line(machine):
+    """One line naming where a run was measured, from results.json's `machine`."""
+    if not machine:
+        return "machine not recorded"
+    where = f"{machine.get('cpu') or 'unknown CPU'} ({machine.get('cpu_cores')} cores)"
+    if machine.get("accelerators"):
+        where += ", " + ", ".join(machine["accelerators"])
+    versions = [f"{name} {machine[key]}" for name, key in (
+        ("Python", "python"), ("TensorFlow", "tensorflow"), ("Keras", "keras"),
+        ("JAX", "jax")) if machine.get(key)]
+    backend = f" ({machine['backend']} backend)" if machine.get("backend") else ""
+    return f"{where}; {', '.join(versions)}{backend}"
+
+
 def render(table, runs):
-    """The markdown of `table` (header, one row per run, notes) from its runs' results."""
+    """The markdown of `table` (header, one row per run, notes, where it was measured)."""
     spec = TABLES[table]
     rows, notes = spec["rows"](runs)
+    machines = list(dict.fromkeys(machine_line(run["results"].get("machine")) for run in runs))
+    notes = [*notes, "Measured on " + "; and on ".join(machines) + "."]
     lines = ["| " + " | ".join(spec["header"]) + " |",
              "|" + "---|" * len(spec["header"])]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

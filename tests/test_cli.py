@@ -208,8 +208,13 @@ def test_character_models_train_and_sample(model, tmp_path, capsys):
             "--epochs", "2", "--hidden-size", "16", "--output-dir", str(out), "--verbose", "0"]
     assert run_main(argv) == 0
     results = json.loads((out / "results.json").read_text())
-    # The text8 recipe: one "epoch" is steps_per_epoch steps of a continuing stream.
-    assert results["history"]["learning_rate"] == pytest.approx([10.0, 10.0])
+    # The text8 recipe: one "epoch" is steps_per_epoch steps of a continuing stream, plus
+    # the notebook's last step (7,001 = 7 x 1,000 + 1) as a short third epoch; validation is
+    # the notebook's, at batch 1, every epoch.
+    assert results["history"]["learning_rate"] == pytest.approx([10.0, 10.0, 10.0])
+    assert len(results["history"]["val_perplexity"]) == 3
+    assert results["valid_method"].startswith("notebook")
+    assert ("valid_overlap_perplexity" in results) == (model == "text8-bigram")
     assert results["perplexity_floor"] < results["test_perplexity"] < 27
     capsys.readouterr()
     text = _generate(out, capsys, "--prime", "th", "--temperature", "0")

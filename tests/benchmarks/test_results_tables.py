@@ -111,3 +111,31 @@ def test_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "README.md").write_text("no markers\n")
     with pytest.raises(ValueError, match="has no `<!-- results-table: default -->`"):
         script.update_readme(tmp_path / "README.md", {"default": "x"})
+
+
+def test_every_table_names_the_machine_and_versions_of_its_runs():
+    module = load_script()
+    machine = {"cpu": "AMD EPYC 7B13", "cpu_cores": 2, "accelerators": [], "python": "3.11.7",
+               "tensorflow": "2.21.0", "keras": "3.15.1", "jax": None, "backend": "tensorflow"}
+    gpu = dict(machine, accelerators=["NVIDIA H200"])
+    results = {"valid_perplexity": 5.0, "test_perplexity": 4.0, "perplexity_floor": 2.0,
+               "train_seconds": 61.0, "machine": machine}
+    runs = [dict(id="default", label="default", args=[], results=results)]
+    markdown = module.render("default", runs)
+    assert markdown.splitlines()[-1] == (
+        "Measured on AMD EPYC 7B13 (2 cores); Python 3.11.7, TensorFlow 2.21.0, Keras 3.15.1 "
+        "(tensorflow backend).")
+    runs.append(dict(runs[0], results=dict(results, machine=gpu)))
+    assert module.render("default", runs).splitlines()[-1].endswith(
+        "and on AMD EPYC 7B13 (2 cores), NVIDIA H200; Python 3.11.7, TensorFlow 2.21.0, "
+        "Keras 3.15.1 (tensorflow backend).")
+
+
+def test_train_records_the_machine_in_results_json(tmp_path):
+    from zoo.training.reporting import machine_info
+
+    info = machine_info()
+    assert info["cpu_cores"] == __import__("os").cpu_count()
+    import keras
+
+    assert info["keras"] == keras.__version__ and info["python"] == sys.version.split()[0]

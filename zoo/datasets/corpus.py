@@ -81,24 +81,26 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
     return Corpus("char", *ids, vocab, data, floor=floor)
 
 
-def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None):
+def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None, stride=None):
     """The stateful tf.data pipeline of one split, as `fit`/`evaluate` consume it.
 
     Word data is read as `ptb_iterator` reads it, one pass; character data as the text8
-    notebook's `BatchGenerator` does, one pass or `steps` batches (continuing the stream).
+    notebook's `BatchGenerator` does, one pass or `steps` batches (continuing the stream),
+    batches `stride` characters apart (default `num_steps`).
     """
     if corpus_kind == "word":
         ds = ptb.ptb_dataset(ids, batch_size, num_steps)
         return ds.repeat() if steps else ds
     return text8.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
-                               steps=steps)
+                               steps=steps, stride=stride)
 
 
 def fit_datasets(config, corpus, initial_epoch=0):
     """The datasets and `fit` arguments that train `config` on `corpus`: train and tune use it.
 
     With `config.steps_per_epoch` (stream data, the text8 recipes) the training data is one
-    stream of `steps_per_epoch × max_max_epoch` batches read on across epochs (word data
+    stream of `config.train_steps` (`steps_per_epoch × max_max_epoch + extra_steps`) batches
+    read on across epochs, `config.batch_stride` characters apart (word data
     repeats); otherwise every epoch is one pass. `initial_epoch` > 0 (a resumed run) skips
     the stream's batches of the epochs already trained, so the run reads what the
     uninterrupted one would.
@@ -117,17 +119,22 @@ def fit_datasets(config, corpus, initial_epoch=0):
     """
     B, T, spe = config.batch_size, config.num_steps, config.steps_per_epoch
     kwargs = fit_kwargs(config)
-    total = spe * config.max_max_epoch if spe else None
-    train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, total)
-    valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+    stride = config.batch_stride
+    train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, config.train_steps,
+                            stride)
+    valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T, stride=stride)
     if spe and initial_epoch:
         train_ds = train_ds.skip(initial_epoch * spe)
     return train_ds, valid_ds, kwargs
 
 
 def fit_kwargs(config):
-    """`fit`'s `epochs`, `shuffle` (never: the batches are stateful) and `steps_per_epoch`."""
-    kwargs = {"epochs": config.max_max_epoch, "shuffle": False}
+    """`fit`'s `epochs`, `shuffle` (never: the batches are stateful) and `steps_per_epoch`.
+
+    `config.extra_steps` adds one short last epoch (`recipe_callbacks` stops it in time).
+    """
+    epochs = config.max_max_epoch + (1 if config.extra_steps else 0)
+    kwargs = {"epochs": epochs, "shuffle": False}
     if config.steps_per_epoch:
         kwargs["steps_per_epoch"] = config.steps_per_epoch
     return kwargs

@@ -28,22 +28,25 @@ def _as_char_ids(text_or_ids):
     return ids.astype(np.int32, copy=False)
 
 
-def char_epoch_size(num_chars, batch_size, num_unrollings, bigram=False):
+def char_epoch_size(num_chars, batch_size, num_unrollings, bigram=False, stride=None):
     """Batches in one pass of `text8_dataset` over `num_chars` characters.
 
     Each of the `batch_size` rows reads its own segment of `num_chars //
     batch_size` characters; an epoch is as many batches as fit in a segment
     (targets included): `(segment - 1) // num_unrollings`, or `(segment - 2) //
     num_unrollings` for bigrams, whose targets reach one character further.
+    With a `stride` (characters from one batch to the next) it is the number of
+    batch windows of `num_unrollings + 1` (+ 2 for bigrams) characters that fit.
 
     Raises:
         ValueError: when not even one batch fits.
     """
     batch_size = checks.positive_int("batch_size", batch_size)
     num_unrollings = checks.positive_int("num_unrollings", num_unrollings)
+    stride = num_unrollings if stride is None else checks.positive_int("stride", stride)
     segment = int(num_chars) // batch_size
     extra = 2 if bigram else 1
-    size = (segment - extra) // num_unrollings
+    size = max(segment - extra - num_unrollings, -1) // stride + 1
     if size <= 0:
         raise ValueError(
             f"batch_size × num_unrollings larger than the data: {num_chars} characters give "
@@ -123,7 +126,8 @@ def batches2string(batches):
     return s
 
 
-def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=None):
+def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=None,
+                  stride=None):
     """A `tf.data.Dataset` of `BatchGenerator`'s batches as character ids.
 
     Batch `k` covers the steps `k·U .. k·U + U` (`U = num_unrollings`) of the
@@ -137,6 +141,10 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
       steps `2..U+1`, int32 `[batch_size, U]`: pair `t` predicts the character
       after it. Step `U + 1` is the second step of the next call. The pairs of
       batch `k + 1` start at step `(k + 1)·U`, right after those of batch `k`.
+
+    With `stride` the batches start `stride` steps apart instead of `U`: the
+    bigram notebook reads 11 characters a batch (9 pairs with a target, `U = 9`)
+    and advances 10 (`stride=10`), so one pair per batch is never trained on.
 
     In both variants row `b` of batch `k + 1` continues row `b` of batch `k`,
     so a stateful model can carry its state across batches. The notebook cycles
@@ -152,6 +160,7 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
         num_unrollings: int, steps per batch (`U`).
         bigram: bool, the bigram variant above. Defaults to `False`.
         steps: int or None, number of batches. Defaults to one epoch.
+        stride: int or None, steps from one batch to the next. Defaults to `U`.
 
     Returns:
         A finite, prefetched `tf.data.Dataset` of `(inputs, targets)` with static shapes.
@@ -165,7 +174,7 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
     ids = _as_char_ids(text_or_ids)
     n = len(ids)
     if steps is None:
-        steps = char_epoch_size(n, batch_size, num_unrollings, bigram=bigram)
+        steps = char_epoch_size(n, batch_size, num_unrollings, bigram=bigram, stride=stride)
     else:
         steps = checks.positive_int("steps", steps)
         batch_size = checks.positive_int("batch_size", batch_size)
@@ -173,6 +182,7 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
         if n < batch_size:
             raise ValueError(f"batch_size larger than the data: {n} characters.")
     unroll = num_unrollings
+    stride = unroll if stride is None else checks.positive_int("stride", stride)
     width = unroll + (2 if bigram else 1)
     segment = n // batch_size
     ids_t = tf.constant(ids, dtype=tf.int32)
@@ -181,7 +191,7 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
                        + np.arange(width, dtype=np.int64)[None, :])
 
     def batch(k):
-        window = tf.gather(ids_t, (base + k * unroll) % n)
+        window = tf.gather(ids_t, (base + k * stride) % n)
         window = tf.ensure_shape(window, (batch_size, width))
         if bigram:
             return window[:, : unroll + 1], window[:, 2:]

@@ -5,40 +5,20 @@ import numpy as np
 from zoo.datasets import text8
 from zoo.experiments.evaluate import read_checkpoint
 from zoo.models.lm import copy_to_batch
+from zoo.training.sampling import sample_ids
 
 
 def sample_tokens(model, config, vocab, prime_ids, length, temperature=1.0, seed=0):
     """Samples `length` ids after `prime_ids` from a batch-1, one-step copy of `model`.
 
-    temperature ≤ 1e-6 takes the argmax (greedy, deterministic).
+    temperature ≤ 1e-6 takes the argmax (greedy, deterministic); the loop is
+    `zoo.training.sampling.sample_ids`, the one `SampleText` uses during training.
     """
     width = 2 if config.family == "bigram" else 1
     if len(prime_ids) < width:
         raise ValueError("--prime needs at least two characters for a bigram model")
     step = copy_to_batch(model, config, len(vocab), batch_size=1, num_steps=1)
-    rng = np.random.default_rng(seed)
-
-    def feed(window):
-        x = np.asarray(window, dtype="int32").reshape(1, width)
-        return np.asarray(step.predict_on_batch(x), dtype="float64")[0, -1]
-
-    # Run the prime through the state; the last position's logits predict the next token.
-    history = list(prime_ids)
-    logits = None
-    for t in range(width - 1, len(history)):
-        logits = feed(history[t - width + 1:t + 1])
-    out = []
-    for _ in range(length):
-        if temperature <= 1e-6:
-            nxt = int(np.argmax(logits))
-        else:
-            z = logits / temperature
-            p = np.exp(z - z.max())
-            nxt = int(rng.choice(len(p), p=p / p.sum()))
-        out.append(nxt)
-        history.append(nxt)
-        logits = feed(history[-width:])
-    return out
+    return sample_ids(step, prime_ids, length, temperature, np.random.default_rng(seed))
 
 
 def generate_text(checkpoint, prime=None, length=None, temperature=1.0, seed=0):

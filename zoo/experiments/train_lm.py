@@ -30,7 +30,9 @@ from zoo.training import BackupError
 from zoo.training import atomic_save
 from zoo.training import distribute as dist
 from zoo.training.recipe import StopOnNaN
+from zoo.training.recipe import notebook_valid_results
 from zoo.training.recipe import recipe_callbacks
+from zoo.training.reporting import machine_info
 from zoo.training.reporting import plot_learning_curve
 from zoo.training.reporting import write_meta
 from zoo.training.reporting import write_results
@@ -113,7 +115,11 @@ class _Run:
             raise ValueError(f"{e} (--batch-size {B}, --num-steps {T})") from None
         # A diverged run ends with an error instead of reporting broken weights (tune
         # keeps TerminateOnNaN: a diverged trial is a bad trial).
-        callbacks = recipe_callbacks(config, on_nan=StopOnNaN())
+        # The text8 recipes (summary_frequency) report and validate as the notebook does.
+        callbacks = recipe_callbacks(config, on_nan=StopOnNaN(), valid_ids=self.corpus.valid,
+                                     vocab=self.corpus.vocab)
+        if config.summary_frequency:
+            valid_ds = None
         scope = contextlib.nullcontext() if strategy is None else strategy.scope()
         with scope:
             replica_batch = B if strategy is None else dist.replica_batch_size(strategy, B)
@@ -182,9 +188,12 @@ class _Run:
             "vocab_size": len(corpus.vocab), "train_seconds": elapsed,
             "words_per_sec": sum(speeds) / max(len(speeds), 1),
             "history": history, "config": config.to_dict(), "perplexity_floor": corpus.floor,
-            "oov": corpus.oov,
+            "oov": corpus.oov, "machine": machine_info(),
         }
-        results["valid_perplexity"] = evaluate_stream(model, config, corpus, corpus.valid)
+        if config.summary_frequency:
+            results.update(notebook_valid_results(model, config, corpus.valid))
+        else:
+            results["valid_perplexity"] = evaluate_stream(model, config, corpus, corpus.valid)
         if corpus.test is not None:
             results["test_perplexity"] = evaluate_stream(model, config, corpus, corpus.test)
         write_results(os.path.join(self.output_dir, "results.json"), **results)

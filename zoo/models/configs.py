@@ -11,6 +11,7 @@ import dataclasses
 from typing import ClassVar, Optional
 
 from zoo import checks
+from zoo.models.presets import PRESETS
 
 CELLS = ("fused", "gate", "keras")
 FAMILIES = ("word", "char", "bigram")
@@ -100,6 +101,28 @@ class LMConfig(_Config):
         softmax_bias_init: str, `"uniform"` (drawn in ±init_scale like the weights: the PTB
             tutorial's `softmax_b`, which takes its variable scope's uniform initializer) or
             `"zeros"` (the text8 notebook's `tf.zeros` bias). The PTB recipes use `"uniform"`.
+        weight_init: str, how the LSTM and softmax weight matrices start: `"uniform"` (in
+            ±init_scale, the PTB tutorial's) or `"notebook"` (the text8 notebook's
+            `tf.truncated_normal(shape, -0.1, 0.1)` quirk: a normal of mean −init_scale and
+            stddev init_scale, redrawn outside two stddevs, i.e. inside [−3·init_scale,
+            init_scale]). The uniform draw is the corrected option for the text8 recipes.
+        embedding_init_scale: float or None, embeddings start uniform in
+            ±embedding_init_scale (the notebook's embedded recipes: 1.0). None: init_scale.
+        batch_stride: int or None, character data: characters the stream advances from one
+            batch to the next. None: num_steps (contiguous batches). The bigram notebook reads
+            11 characters a batch (9 pairs with a target) and advances 10: `num_steps=9,
+            batch_stride=10`.
+        extra_steps: int, training steps run after the `max_max_epoch` epochs of
+            `steps_per_epoch`, as one short last epoch: the notebook's 7,001 updates are 7 ×
+            1,000 + 1 (its step 7,000 is a logged one).
+        summary_frequency: int or None, the text8 notebook's report: every
+            `summary_frequency` steps `train.py` prints the average loss, the minibatch
+            perplexity and the learning rate and validates the notebook's way (exp of the mean
+            loss of one-character predictions at batch 1 from a reset state, the last target
+            wrapping to the first character); every 10 × `summary_frequency` it prints 5
+            samples. None: Keras's per-epoch validation at the training batch shape.
+        valid_stride: int, with `summary_frequency`: positions between two validation
+            predictions. The bigram notebook feeds every other pair (2); 1 reads them all.
         description: str, one line for `--list-models`.
     """
 
@@ -125,6 +148,12 @@ class LMConfig(_Config):
     cell: str = "fused"
     tie_weights: bool = False
     softmax_bias_init: str = "zeros"
+    weight_init: str = "uniform"
+    embedding_init_scale: Optional[float] = None
+    batch_stride: Optional[int] = None
+    extra_steps: int = 0
+    summary_frequency: Optional[int] = None
+    valid_stride: int = 1
     description: str = ""
 
     _A_KIND: ClassVar[str] = "an LMConfig"
@@ -138,20 +167,44 @@ class LMConfig(_Config):
     def __post_init__(self):
         self._check(checks.positive_int, ("num_layers", "num_steps", "hidden_size", "max_epoch",
                                           "max_max_epoch", "batch_size", "vocab_size"))
-        self._check(checks.positive_int, ("embedding_size", "decay_steps", "steps_per_epoch"),
-                    optional=True)
+        self._check(checks.positive_int, ("embedding_size", "decay_steps", "steps_per_epoch",
+                                          "batch_stride", "summary_frequency"), optional=True)
+        self._check(checks.positive_int, ("valid_stride",))
+        self._check(checks.non_negative_int, ("extra_steps",))
         self._check(checks.positive_number,
                     ("init_scale", "learning_rate", "max_grad_norm", "lr_decay"))
+        self._check(checks.positive_number, ("embedding_init_scale",), optional=True)
         self._check(checks.number_in, ("keep_prob",), low=0, high=1, include_low=False)
         for name, choices in (("family", FAMILIES), ("cell", CELLS), ("schedule", SCHEDULES),
                               ("softmax_bias_init", ("zeros", "uniform")),
+                              ("weight_init", ("uniform", "notebook")),
                               ("loss_scale", ("num_steps", "mean"))):
             checks.one_of(name, getattr(self, name), choices)
         if self.schedule == "step" and self.decay_steps is None:
             raise ValueError("schedule='step' needs decay_steps")
+        if self.extra_steps and not self.steps_per_epoch:
+            raise ValueError("extra_steps needs steps_per_epoch")
+        if self.batch_stride is not None and self.family == "word":
+            raise ValueError("batch_stride applies to character data (family 'char' or "
+                             "'bigram'), not 'word'")
         if self.tie_weights and self.embedding_size not in (None, self.hidden_size):
             raise ValueError("tie_weights needs embedding_size == hidden_size, got "
                              f"{self.embedding_size} and {self.hidden_size}")
+
+    def to_dict(self):
+        """The fields; those added since run folders were first written (`_LATER_FIELDS`)
+        only where they differ from their default, so an older run's metadata and resume
+        settings are still this config's."""
+        d = super().to_dict()
+        return {k: v for k, v in d.items()
+                if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
+
+    @property
+    def train_steps(self):
+        """Training steps in all with `steps_per_epoch` (epochs × steps + extra), else None."""
+        if not self.steps_per_epoch:
+            return None
+        return self.steps_per_epoch * self.max_max_epoch + self.extra_steps
 
     @property
     def dropout(self):
@@ -164,6 +217,11 @@ class LMConfig(_Config):
         if config.max_epoch > config.max_max_epoch:
             config = config.replace(max_epoch=config.max_max_epoch)
         return config
+
+
+#: LMConfig fields added after the first runs, with their defaults (see `LMConfig.to_dict`).
+_LATER_FIELDS = {"weight_init": "uniform", "embedding_init_scale": None, "batch_stride": None,
+                 "extra_steps": 0, "summary_frequency": None, "valid_stride": 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,68 +315,8 @@ _OLD_MIRROR_FIELDS = {"name": "name", "description": "description", "max_max_epo
                       "learning_rate": "learning_rate", "max_grad_norm": "clipnorm"}
 
 
-# The TensorFlow PTB tutorial's configs (ptb_word_lm.py), field for field, and the two PTB-style
-# variants. The tutorial's variable scope draws every variable it does not initialise itself
-# (embedding, LSTM kernels, softmax_w and softmax_b) uniform in ±init_scale; its LSTM cells
-# (BasicLSTMCell, LSTMBlockCell) start their biases at zero: softmax_bias_init="uniform".
-_PTB_COLUMNS = ("init_scale", "learning_rate", "max_grad_norm", "num_layers", "num_steps",
-                "hidden_size", "max_epoch", "max_max_epoch", "keep_prob", "lr_decay",
-                "batch_size")
-_PTB_TABLE = [
-    # name, init, lr, clip, layers, steps, hidden, max_epoch, epochs, keep, decay, batch
-    ("ptb-small", 0.1, 1.0, 5.0, 2, 20, 200, 4, 13, 1.0, 0.5, 20,
-     "PTB tutorial small: 2x200, 20 steps, 13 epochs, no dropout"),
-    ("ptb-medium", 0.05, 1.0, 5.0, 2, 35, 650, 6, 39, 0.5, 0.8, 20,
-     "PTB tutorial medium: 2x650, 35 steps, 39 epochs, dropout 0.5"),
-    ("ptb-large", 0.04, 1.0, 10.0, 2, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20,
-     "PTB tutorial large: 2x1500, 35 steps, 55 epochs, dropout 0.65"),
-    ("ptb-test", 0.1, 1.0, 1.0, 1, 2, 2, 1, 1, 1.0, 0.5, 20,
-     "PTB tutorial test: 1x2, 2 steps, 1 epoch (a smoke test)"),
-    ("ptb-notebook", 0.1, 1.0, 5.0, 2, 20, 200, 1, 13, 1.0, 0.5, 30,
-     "the seed notebook's PTB variant: 2x200, batch 30, lr x decay at epoch 2, then linear"),
-]
-# The default of `python train.py`: the small recipe sized for the generated corpus on a
-# 2-core CPU (a few minutes); see README "Results".
-_SYNTHETIC_SMALL = ("synthetic-small", 0.1, 1.0, 5.0, 2, 20, 200, 4, 6, 1.0, 0.5, 20,
-                    "default: 2x200 word LSTM sized for the generated offline corpus")
-
-# The text8 notebook: one LSTM of 64 units over one-hot characters, 10 unrollings, batch 64,
-# SGD lr 10 decayed x0.1 every 5000 steps, clip 1.25, 7001 steps logged every 100. Its loss is
-# the mean over all tokens (no num_steps scale).
-_TEXT8 = dict(init_scale=0.1, learning_rate=10.0, max_grad_norm=1.25, num_layers=1,
-              num_steps=10, hidden_size=64, max_epoch=1, max_max_epoch=7, keep_prob=1.0,
-              lr_decay=0.1, batch_size=64, vocab_size=27, schedule="step", decay_steps=5000,
-              steps_per_epoch=1000, loss_scale="mean")
-
-
-def _ptb(name, *values):
-    *values, description = values
-    schedule = "notebook" if name == "ptb-notebook" else "ptb"
-    return LMConfig(name=name, family="word", description=description, schedule=schedule,
-                    softmax_bias_init="uniform", **dict(zip(_PTB_COLUMNS, values)))
-
-
-def _presets():
-    yield from (_ptb(*row) for row in _PTB_TABLE)
-    yield LMConfig(name="text8-char", family="char", **_TEXT8,
-                   description="text8 notebook: 1x64 LSTM on one-hot characters, 10 unrollings")
-    yield LMConfig(name="text8-embed", family="char", **{**_TEXT8, "embedding_size": 128},
-                   description="text8 notebook, embedded: 128-d character embedding into 1x64 "
-                               "LSTM")
-    yield LMConfig(name="text8-bigram", family="bigram",
-                   **{**_TEXT8, "embedding_size": 128, "keep_prob": 0.9},
-                   description="text8 notebook, bigram: BigramEmbedding 128 + dropout into "
-                               "1x64 LSTM")
-    yield _ptb(*_SYNTHETIC_SMALL)
-    # The text8 notebook's unsolved exercise: a character encoder-decoder that mirrors every
-    # word of a sentence (zoo.models.mirror); Adam with clip-norm.
-    yield MirrorConfig(name="mirror-seq2seq", epochs=4, batch_size=64, units=192,
-                       embedding_dim=32, encoder_layers=1, learning_rate=3e-3, clipnorm=1.0,
-                       augment=1, description="word mirror: char encoder-decoder with "
-                                              "attention (text8 exercise)")
-
-
-_REGISTRY = {c.name: c for c in _presets()}
+_CLASSES = {"LMConfig": LMConfig, "MirrorConfig": MirrorConfig}
+_REGISTRY = {fields["name"]: _CLASSES[kind](**fields) for kind, fields in PRESETS}
 
 DEFAULT_MODEL = "synthetic-small"
 

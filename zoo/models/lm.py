@@ -7,7 +7,9 @@ The models are the seeds' architectures, written as functional Keras models:
 - bigram: `BigramEmbedding(27, E, mode="valid")` → dropout → LSTMs → dropout → `Dense(27)`:
   the input is `num_steps + 1` characters and the output `num_steps` predictions.
 
-Every weight starts uniform in ±init_scale, the LSTM biases at zero, the softmax bias as
+Every weight starts uniform in ±init_scale (embeddings in ±`embedding_init_scale` where set;
+with `weight_init="notebook"` the LSTM and softmax matrices start as the text8 notebook's
+`tf.truncated_normal(shape, -0.1, 0.1)`), the LSTM biases at zero, the softmax bias as
 `config.softmax_bias_init` says (uniform in ±init_scale for the PTB recipes, as the tutorial's
 `softmax_b`; zero for text8), the LSTM's forget bias is 0.0 (the PTB tutorial's), and the
 LSTM is chosen by `config.cell`: the zoo's fast `FusedLSTM` (default), the gate-by-gate
@@ -68,8 +70,18 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
     s = config.init_scale
     seeds = iter(range(0 if seed is None else seed * 1000, 10**9))
 
-    def init():
-        return keras.initializers.RandomUniform(-s, s, seed=None if seed is None else next(seeds))
+    def init(scale=s):
+        return keras.initializers.RandomUniform(-scale, scale,
+                                                seed=None if seed is None else next(seeds))
+
+    def embedding_init():
+        return init(config.embedding_init_scale or s)
+
+    def matrix_init():  # the softmax kernel; the LSTM matrices are drawn below, the same way
+        if config.weight_init == "notebook":  # Keras truncates at two stddevs, as TF does
+            return keras.initializers.TruncatedNormal(
+                mean=-s, stddev=s, seed=None if seed is None else next(seeds))
+        return init()
 
     def maybe_dropout(x, tag):
         if config.dropout > 0:
@@ -84,11 +96,12 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
         dim = config.embedding_size or config.hidden_size
         if config.tie_weights:
             embedding = keras.layers.ReversibleEmbedding(
-                vocab_size, dim, tie_weights=True, embeddings_initializer=init(), name="embedding"
+                vocab_size, dim, tie_weights=True, embeddings_initializer=embedding_init(),
+                name="embedding"
             )
         else:
             embedding = keras.layers.Embedding(
-                vocab_size, dim, embeddings_initializer=init(), name="embedding"
+                vocab_size, dim, embeddings_initializer=embedding_init(), name="embedding"
             )
         x = embedding(inputs)
     elif config.family == "char":
@@ -98,10 +111,12 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
                                        trainable=False, name="one_hot")(inputs)
         else:
             x = keras.layers.Embedding(vocab_size, config.embedding_size,
-                                       embeddings_initializer=init(), name="embedding")(inputs)
+                                       embeddings_initializer=embedding_init(),
+                                       name="embedding")(inputs)
     else:  # bigram
         x = BigramEmbedding(vocab_size, config.embedding_size or config.hidden_size,
-                            mode="valid", embeddings_initializer=init(), name="bigram_embedding")(
+                            mode="valid", embeddings_initializer=embedding_init(),
+                            name="bigram_embedding")(
             inputs
         )
     x = maybe_dropout(x, "input")
@@ -113,7 +128,7 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
     if config.tie_weights and embedding is not None:
         logits = embedding(x, reverse=True)
     else:
-        kernel_init = init()  # drawn before the bias: its seed is the same as before
+        kernel_init = matrix_init()  # drawn before the bias: its seed is the same as before
         bias_init = init() if config.softmax_bias_init == "uniform" else "zeros"
         logits = keras.layers.Dense(vocab_size, kernel_initializer=kernel_init,
                                     bias_initializer=bias_init, name="softmax")(x)
@@ -124,15 +139,35 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
     # and converted: at equal seed, fused, gate and keras models start identical.
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     for layer in lstms:
-        set_lstm_weights(layer, *_uniform_lstm_weights(rng, layer.input.shape[-1],
-                                                       config.hidden_size, s))
+        set_lstm_weights(layer, *_initial_lstm_weights(rng, layer.input.shape[-1],
+                                                       config.hidden_size, s,
+                                                       config.weight_init))
     return model
 
 
-def _uniform_lstm_weights(rng, input_dim, units, scale):
-    kernel = rng.uniform(-scale, scale, (input_dim, 4 * units)).astype("float32")
-    recurrent = rng.uniform(-scale, scale, (units, 4 * units)).astype("float32")
+def _initial_lstm_weights(rng, input_dim, units, scale, weight_init="uniform"):
+    def draw(shape):
+        if weight_init == "notebook":
+            return truncated_normal(rng, -scale, scale, shape)
+        return rng.uniform(-scale, scale, shape)
+
+    kernel = draw((input_dim, 4 * units)).astype("float32")
+    recurrent = draw((units, 4 * units)).astype("float32")
     return kernel, recurrent, np.zeros((4 * units,), "float32")
+
+
+def truncated_normal(rng, mean, stddev, shape):
+    """Normal(mean, stddev) samples, each redrawn until within two stddevs of the mean.
+
+    `tf.truncated_normal`'s and `keras.initializers.TruncatedNormal`'s distribution, drawn
+    with a numpy `Generator` `rng`.
+    """
+    out = rng.normal(mean, stddev, shape)
+    bad = np.abs(out - mean) > 2 * stddev
+    while bad.any():
+        out[bad] = rng.normal(mean, stddev, int(bad.sum()))
+        bad = np.abs(out - mean) > 2 * stddev
+    return out
 
 
 def get_lstm_weights(layer):

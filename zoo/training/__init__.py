@@ -14,8 +14,14 @@ from zoo.training.callbacks import StepDecay
 from zoo.training.callbacks import WordsPerSecond
 from zoo.training.losses import ScaledSparseCategoricalCrossentropy
 from zoo.training.metrics import Perplexity
+from zoo.training.notebook import NotebookValidation
+from zoo.training.notebook import StepSummary
+from zoo.training.notebook import StopAtStep
 from zoo.training.reporting import plot_learning_curve
+from zoo.training.reporting import machine_info
 from zoo.training.reporting import write_results
+from zoo.training.sampling import SampleText
+from zoo.training.sampling import notebook_perplexity
 from zoo.training.schedules import notebook_lr_schedule
 from zoo.training.schedules import ptb_lr_schedule
 from zoo.training.schedules import step_decay
@@ -28,15 +34,21 @@ __all__ = [
     "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
     "BackupError",
+    "NotebookValidation",
     "Perplexity",
     "ResetStatesCallback",
+    "SampleText",
     "ScaledSparseCategoricalCrossentropy",
     "StatefulRNNCallback",
     "StepDecay",
+    "StepSummary",
+    "StopAtStep",
     "WordsPerSecond",
     "atomic_save",
     "find_stateful_rnn_layers",
     "get_rnn_states",
+    "machine_info",
+    "notebook_perplexity",
     "notebook_lr_schedule",
     "plot_learning_curve",
     "ptb_lr_schedule",

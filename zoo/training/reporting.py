@@ -1,9 +1,11 @@
-"""Run reports: a learning-curve PNG and a numpy-safe results JSON."""
+"""Run reports: a learning-curve PNG, a numpy-safe results JSON and the machine it ran on."""
 
 import json
 import math
 import os
 import pathlib
+import platform
+import sys
 
 import numpy as np
 
@@ -33,6 +35,56 @@ def _to_jsonable(value):
 
         return _to_jsonable(dataclasses.asdict(value))
     return str(value)
+
+
+def cpu_model():
+    """The CPU's model name (Linux `/proc/cpuinfo`, else `platform.processor()`), or None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _accelerators():
+    """Names of the GPUs (or TPUs) the running backend sees; only an imported backend asks."""
+    names = []
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        for device in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(device)
+            names.append(details.get("device_name", device.name))
+    elif "jax" in sys.modules:
+        names = [d.device_kind for d in sys.modules["jax"].devices() if d.platform != "cpu"]
+    return names
+
+
+def machine_info():
+    """Where a run was measured: CPU model and cores, accelerators, library versions.
+
+    Returns:
+        dict with `cpu`, `cpu_cores` (`os.cpu_count()`), `accelerators` (list of names, empty
+        on a CPU), `backend`, `python` and the installed `keras`, `tensorflow` and `jax`
+        versions (None where not installed).
+    """
+    from importlib import metadata
+
+    def version(package):
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if "keras" in sys.modules:
+        backend = sys.modules["keras"].backend.backend()
+    return {"cpu": cpu_model(), "cpu_cores": os.cpu_count(), "accelerators": _accelerators(),
+            "backend": backend, "python": platform.python_version(),
+            "keras": version("keras"), "tensorflow": version("tensorflow"),
+            "jax": version("jax")}
 
 
 def write_results(path, **fields):
