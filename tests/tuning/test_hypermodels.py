@@ -39,11 +39,11 @@ def test_bad_space_one_clear_error(space, message):
     assert "\n" not in str(info.value)
 
 
-def test_tie_weights_forbids_tuning_embedding():
+def test_tied_models_tune_the_embedding_as_the_last_layer_size():
     tied = WORD.replace(tie_weights=True)
-    assert "embedding_size" not in default_space(tied)
-    with pytest.raises(ValueError, match="tie_weights"):
-        normalize_space({"embedding_size": [8, 16]}, tied)
+    assert "embedding_size" in default_space(tied)
+    assert normalize_space({"embedding_size": [8, 16]}, tied) == {"embedding_size": [8, 16]}
+    assert tied.replace(embedding_size=8, num_layers=2).layer_sizes == [tied.hidden_size, 8]
 
 
 def test_default_spaces_per_family():

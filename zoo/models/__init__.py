@@ -6,6 +6,7 @@ first use, so `train.py --help` and argument errors answer without starting Tens
 
 from zoo.models.configs import (DEFAULT_MODEL, LMConfig, MirrorConfig, config_from_dict,
                                 get_config, list_configs, register_config)
+from zoo.models.awd_config import AWDConfig  # registers the awd-* presets
 
 _LAZY = {"build_lm", "compile_lm", "copy_to_batch", "get_lstm_weights", "lstm_layer",
          "make_lstm", "set_lstm_weights"}
@@ -19,5 +20,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_MODEL", "LMConfig", "MirrorConfig", "config_from_dict", "get_config",
+__all__ = ["AWDConfig", "DEFAULT_MODEL", "LMConfig", "MirrorConfig", "config_from_dict", "get_config",
            "list_configs", "register_config", *sorted(_LAZY)]

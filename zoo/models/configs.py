@@ -11,55 +11,12 @@ import dataclasses
 from typing import ClassVar, Optional
 
 from zoo import checks
+from zoo.models._config_base import _Config
 from zoo.models.presets import PRESETS
 
 CELLS = ("fused", "gate", "keras")
 FAMILIES = ("word", "char", "bigram")
 SCHEDULES = ("ptb", "notebook", "step", "constant")
-
-
-class _Config:
-    """What `LMConfig` and `MirrorConfig` share: replace, command-line flags, dicts."""
-
-    #: CLI flag dest -> the config field it sets; and `_A_KIND`, the class in words.
-    FLAG_FIELDS: ClassVar[dict] = {}
-
-    @classmethod
-    def flag_fields(cls):
-        """`{flag dest: field}` of the command-line flags that apply to this kind of model."""
-        return dict(cls.FLAG_FIELDS)
-
-    def replace(self, **overrides):
-        """A copy with fields replaced (None values are ignored), validated."""
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown {type(self).__name__} field(s): "
-                             f"{', '.join(sorted(unknown))}")
-        changes = {k: v for k, v in overrides.items() if v is not None}
-        return dataclasses.replace(self, **changes)
-
-    def with_flags(self, **flags):
-        """A copy with the command-line flags (by dest; None = not given) applied.
-
-        Raises:
-            ValueError: a flag that does not apply to this model, naming it and the ones that
-                do, or an invalid value.
-        """
-        fields = self.flag_fields()
-        for flag, value in flags.items():
-            if value is not None and flag not in fields:
-                usable = ", ".join("--" + f.replace("_", "-") for f in fields)
-                raise ValueError(f"--{flag.replace('_', '-')} does not apply to {self.name} "
-                                 f"({self._A_KIND}); its flags: {usable}")
-        return self.replace(**{fields[f]: v for f, v in flags.items() if v is not None})
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    def _check(self, check, names, optional=False, **kwargs):
-        for name in names:  # frozen: the checked, converted value is stored with object's setattr
-            if not (optional and getattr(self, name) is None):
-                object.__setattr__(self, name, check(name, getattr(self, name), **kwargs))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +53,8 @@ class LMConfig(_Config):
             the batch) or `"mean"` (Keras's default mean over tokens).
         cell: str, `"fused"` (the zoo's fast FusedLSTM layer), `"gate"` (GateLSTMCell in
             keras.layers.RNN) or `"keras"` (keras.layers.LSTM, cuDNN on a GPU).
-        tie_weights: bool, share the embedding matrix with the softmax (needs
-            embedding_size == hidden_size).
+        tie_weights: bool, share the embedding matrix with the softmax (word models); the
+            last LSTM layer then has `embedding_size` units (`layer_sizes`).
         softmax_bias_init: str, `"uniform"` (drawn in ±init_scale like the weights: the PTB
             tutorial's `softmax_b`, which takes its variable scope's uniform initializer) or
             `"zeros"` (the text8 notebook's `tf.zeros` bias). The PTB recipes use `"uniform"`.
@@ -187,9 +144,16 @@ class LMConfig(_Config):
         if self.batch_stride is not None and self.family == "word":
             raise ValueError("batch_stride applies to character data (family 'char' or "
                              "'bigram'), not 'word'")
-        if self.tie_weights and self.embedding_size not in (None, self.hidden_size):
-            raise ValueError("tie_weights needs embedding_size == hidden_size, got "
-                             f"{self.embedding_size} and {self.hidden_size}")
+        if self.tie_weights and self.family != "word":
+            raise ValueError("Argument `tie_weights` applies to word models only (the softmax "
+                             f"shares the word embedding). Received: family={self.family!r}")
+
+    @property
+    def layer_sizes(self):
+        """Units of each LSTM layer: `hidden_size`, but a tied model's last layer has the
+        embedding's size, so the softmax can share the embedding matrix (AWD-LSTM's rule)."""
+        last = self.embedding_size if self.tie_weights and self.embedding_size else None
+        return [self.hidden_size] * (self.num_layers - 1) + [last or self.hidden_size]
 
     def to_dict(self):
         """The fields; those added since run folders were first written (`_LATER_FIELDS`)
@@ -302,11 +266,22 @@ def config_from_dict(d):
     if d.get("family") == "seq2seq":  # old mirror metadata: LMConfig fields, trained augment=1
         d = {new: d[old] for old, new in _OLD_MIRROR_FIELDS.items() if d.get(old) is not None}
         d["augment"] = 1
-    cls = MirrorConfig if d.pop("kind", None) == "seq2seq" or "family" not in d else LMConfig
+    kind = d.pop("kind", None)
+    cls = _KINDS.get(kind, MirrorConfig if "family" not in d else LMConfig)
     unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
     return cls(**d)
+
+
+#: `to_dict()["kind"]` -> its config class; `register_config_kind` adds one (AWDConfig).
+_KINDS = {"seq2seq": MirrorConfig}
+
+
+def register_config_kind(kind, cls):
+    """Lets `config_from_dict` read the dicts of `cls`, whose `to_dict()` has `"kind": kind`."""
+    _KINDS[kind] = cls
+    return cls
 
 
 _OLD_MIRROR_FIELDS = {"name": "name", "description": "description", "max_max_epoch": "epochs",

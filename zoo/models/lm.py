@@ -21,9 +21,13 @@ import keras
 import numpy as np
 
 from zoo import checks
-from zoo.layers import BigramEmbedding, GateLSTMCell, fused_to_gate_weights
+from zoo.layers import BigramEmbedding
 from zoo.layers.factory import lstm_layer
+from zoo.models.awd import build_awd_lm
+from zoo.models.awd_config import AWDConfig
 from zoo.models.configs import LMConfig
+from zoo.models.lstm_weights import get_lstm_weights  # noqa: F401  (zoo.models' name)
+from zoo.models.lstm_weights import set_lstm_weights
 
 
 def make_lstm(cell, units, init_scale, seed=None, return_sequences=True, stateful=True,
@@ -67,6 +71,9 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
         "vocab_size", config.vocab_size if vocab_size is None else vocab_size)
     batch_size = checks.positive_int(
         "batch_size", config.batch_size if batch_size is None else batch_size)
+    if isinstance(config, AWDConfig):
+        return build_awd_lm(config, vocab_size, batch_size, num_steps=num_steps,
+                            stateful=stateful, seed=seed, name=name)
     s = config.init_scale
     seeds = iter(range(0 if seed is None else seed * 1000, 10**9))
 
@@ -121,9 +128,8 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
         )
     x = maybe_dropout(x, "input")
     lstms = []
-    for i in range(config.num_layers):
-        lstms.append(make_lstm(config.cell, config.hidden_size, s, stateful=stateful,
-                               name=f"lstm_{i}"))
+    for i, units in enumerate(config.layer_sizes):
+        lstms.append(make_lstm(config.cell, units, s, stateful=stateful, name=f"lstm_{i}"))
         x = maybe_dropout(lstms[-1](x), f"lstm_{i}")
     if config.tie_weights and embedding is not None:
         logits = embedding(x, reverse=True)
@@ -140,7 +146,7 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     for layer in lstms:
         set_lstm_weights(layer, *_initial_lstm_weights(rng, layer.input.shape[-1],
-                                                       config.hidden_size, s,
+                                                       layer.cell.units, s,
                                                        config.weight_init))
     return model
 
@@ -170,23 +176,6 @@ def truncated_normal(rng, mean, stddev, shape):
     return out
 
 
-def get_lstm_weights(layer):
-    """`[kernel, recurrent_kernel, bias]` of any zoo/Keras LSTM layer, in the fused layout."""
-    from zoo.layers import gate_to_fused_weights
-
-    if isinstance(getattr(layer, "cell", None), GateLSTMCell):
-        return gate_to_fused_weights(layer)
-    return layer.get_weights()
-
-
-def set_lstm_weights(layer, kernel, recurrent_kernel, bias):
-    """Sets fused-layout weights on a FusedLSTM, RNN(GateLSTMCell) or keras.layers.LSTM."""
-    weights = [kernel, recurrent_kernel, bias]
-    if isinstance(getattr(layer, "cell", None), GateLSTMCell):
-        weights = fused_to_gate_weights(weights)
-    layer.set_weights(weights)
-
-
 def compile_lm(model, config, jit_compile="auto"):
     """Compiles `model` with the recipe's optimizer, loss and perplexity metric.
 
@@ -199,7 +188,8 @@ def compile_lm(model, config, jit_compile="auto"):
     scale = float(config.num_steps) if config.loss_scale == "num_steps" else 1.0
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate,
-                                       global_clipnorm=config.max_grad_norm),
+                                       global_clipnorm=config.max_grad_norm,
+                                       weight_decay=getattr(config, "weight_decay", None)),
         loss=ScaledSparseCategoricalCrossentropy(scale=scale, from_logits=True),
         metrics=[Perplexity(from_logits=True, name="perplexity")],
         jit_compile=jit_compile,

@@ -42,6 +42,14 @@ TUNABLE_FIELDS = {
     "lr_decay": float,
     "max_epoch": int,
     "cell": str,
+    # AWDConfig's (the awd-* presets)
+    "dropout_input": float,
+    "dropout_hidden": float,
+    "dropout_output": float,
+    "dropout_embedding": float,
+    "weight_dropout": float,
+    "ar_alpha": float,
+    "tar_beta": float,
 }
 SAMPLINGS = ("linear", "log")
 
@@ -144,9 +152,6 @@ def normalize_space(space, config):
         if isinstance(norm, list):
             norm = [int(v) if kind is int else (float(v) if kind is float else v) for v in norm]
         out[name] = norm
-    if config.tie_weights and "embedding_size" in out:
-        raise ValueError("search space: embedding_size cannot be tuned with tie_weights "
-                         "(the embedding is the softmax matrix, as wide as hidden_size)")
     return out
 
 
@@ -157,6 +162,8 @@ def default_space(config):
     embedding (word and bigram models, character models with `embedding_size`), keep_prob,
     initial learning rate (log) and max_grad_norm (log). Ranges are centred on the recipe's.
     """
+    if getattr(config, "KIND", None) == "awd":
+        return awd_space(config)
     lr = config.learning_rate
     space = {
         "hidden_size": {"min": 32 if config.family == "word" else 16,
@@ -168,11 +175,32 @@ def default_space(config):
                           "max": config.max_grad_norm * 4, "sampling": "log"},
     }
     has_embedding = config.family in ("word", "bigram") or config.embedding_size is not None
-    if has_embedding and not config.tie_weights:
+    if has_embedding:  # tied, the last LSTM layer takes the embedding's size
         space["embedding_size"] = {"min": 32 if config.family == "word" else 8,
                                    "max": 1024 if config.family == "word" else 256,
                                    "sampling": "log"}
     return space
+
+
+def awd_space(config):
+    """The AWD-LSTM search space: the five dropout rates (each range holds the reference's
+    value), the inner and embedding (= tied last layer) sizes on a log scale, the depth."""
+    def rates(high):
+        return {"min": 0.0, "max": high, "sampling": "linear", "step": 0.05}
+
+    embedding = config.embedding_size or config.hidden_size
+    return {
+        "hidden_size": {"min": max(config.hidden_size // 4, 16),
+                        "max": config.hidden_size * 2, "sampling": "log"},
+        "embedding_size": {"min": max(embedding // 4, 16), "max": embedding * 2,
+                           "sampling": "log"},
+        "num_layers": {"min": 2, "max": 3, "sampling": "linear"},
+        "dropout_input": rates(0.7),
+        "dropout_hidden": rates(0.7),
+        "dropout_output": rates(0.7),
+        "dropout_embedding": rates(0.3),
+        "weight_dropout": rates(0.8),
+    }
 
 
 class LMHyperModel(kt.HyperModel):
