@@ -47,7 +47,8 @@ def test_train_writes_every_artifact(tiny_run):
     for name in ("best.keras", "final.keras", "history.csv", "learning_curve.png",
                  "results.json", "zoo_meta.json"):
         assert (tiny_run / name).is_file(), name
-    assert not (tiny_run / "backup").exists(), "BackupAndRestore deletes its backup on success"
+    # The backup is kept: it is the last commit a longer run continues from.
+    assert json.loads((tiny_run / "backup" / "backup.json").read_text())["epoch"] == 2
     results = json.loads((tiny_run / "results.json").read_text())
     history = results["history"]
     assert len(history["perplexity"]) == len(history["val_perplexity"]) == 2
@@ -271,9 +272,11 @@ def test_small_model_comes_within_ten_percent_of_the_corpus_floor(tmp_path):
     assert floor < results["test_perplexity"] < 1.10 * floor, (results["test_perplexity"], floor)
 
 
-def test_rerunning_a_finished_run_starts_a_fresh_history(tmp_path):
+def test_rerunning_a_finished_run_keeps_its_history(tmp_path):
     out = tmp_path / "again"
     for _ in range(2):
         assert run_main([*TINY, "--epochs", "1", "--output-dir", str(out)]) == 0
     rows = (out / "history.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("0,"), rows
+    assert run_main([*TINY, "--epochs", "1", "--output-dir", str(out), "--overwrite"]) == 0
+    assert (out / "history.csv").read_text().splitlines() != rows, "--overwrite retrains"

@@ -206,6 +206,24 @@ def test_language_model_given_to_mirror_names_generate(tmp_path, capsys):
         f"`train.py generate --checkpoint {ckpt}` (or `train.py evaluate`) for it")
 
 
+@pytest.mark.parametrize("command, kind", [("evaluate", "word"), ("generate", "word"),
+                                           ("mirror", "seq2seq")])
+@pytest.mark.parametrize("content", [b"", b"not a zip archive", b"PK\x03\x04 cut short"])
+def test_a_damaged_checkpoint_is_named_unreadable_not_missing(command, kind, content,
+                                                              tmp_path, capsys):
+    meta = (_lm_meta() if kind == "word" else json.dumps(
+        {"config": get_config("mirror-seq2seq").to_dict(), "kind": "seq2seq",
+         "data": "synthetic"}))
+    run = _run_dir(tmp_path, meta)
+    ckpt = run / "best.keras"
+    ckpt.write_bytes(content)
+    argv = [command, "--checkpoint", str(ckpt)] + (["hello"] if command == "mirror" else [])
+    assert run_main(argv) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"checkpoint {ckpt} is unreadable: ") and (
+        "not found" not in line.lower()), line
+
+
 def test_offline_download_is_one_line(tmp_path, capsys, monkeypatch):
     import functools
     import socket

@@ -138,7 +138,7 @@ def test_kill_at_an_epoch_end_then_rerun_gives_the_uninterrupted_run(instant, st
     assert run_main([*TINY, "--output-dir", str(out)]) == 0
     assert history_epochs(out) == ["0", "1"], "every epoch exactly once"
     assert_same_weights(final_weights(out), final_weights(straight["word"]))
-    assert not (out / "backup").exists()
+    assert json.loads((out / "backup" / "backup.json").read_text())["epoch"] == 2
 
 
 def test_kill_while_best_checkpoint_is_written_keeps_the_previous_one(straight, tmp_path,
@@ -172,7 +172,7 @@ def test_kill_after_training_before_results_keeps_the_backup(straight, tmp_path,
     # No epoch trained again: history.csv (with its measured words/s) is byte-identical.
     assert (out / "history.csv").read_bytes() == trained
     assert_same_weights(final_weights(out), final_weights(straight["word"]))
-    assert (out / "results.json").is_file() and not (out / "backup").exists()
+    assert (out / "results.json").is_file() and (out / "backup").is_dir()
 
 
 def test_stream_run_resumes_mid_stream_with_its_states(straight, tmp_path, monkeypatch):
@@ -323,3 +323,67 @@ def test_default_run_folder_names_the_changed_flags():
         "runs/ptb-small-ptb-cell-gate-hidden-size32-num-layers1-learning-rate0.5-seed3"
     assert folder("--model", "ptb-test", "--tie-weights", "--corpus-tokens", "4000000") == \
         "runs/ptb-test-synthetic-tie-weights-corpus-tokens4000000"
+
+
+def snapshot(folder):
+    """{relative path: (bytes, mtime_ns)} of every file in `folder`."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _finished(straight, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(straight["word"], out)
+    return out
+
+
+def test_rerunning_a_finished_run_prints_its_results_and_touches_nothing(straight, tmp_path,
+                                                                         capsys):
+    out = _finished(straight, tmp_path)
+    before = snapshot(out)
+    capsys.readouterr()
+    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "holds a finished run of 2 epochs" in printed
+    assert "valid perplexity 1.00" in printed  # fast_eval's constant, read from results.json
+    assert snapshot(out) == before
+
+
+def test_a_finished_run_stays_finished_after_a_kill_while_its_backup_was_deleted(
+        straight, tmp_path, capsys):
+    # The backup of a finished run used to be deleted after results.json was written; a
+    # kill in the middle of that left backup.json naming a deleted weights file.
+    out = _finished(straight, tmp_path)
+    next((out / "backup").glob("*.weights.h5")).unlink()
+    before = snapshot(out)
+    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    assert snapshot(out) == before
+
+
+def test_fewer_epochs_than_a_finished_run_is_refused(straight, tmp_path, capsys):
+    out = _finished(straight, tmp_path)
+    before = snapshot(out)
+    capsys.readouterr()
+    assert run_main([*TINY, "--epochs", "1", "--output-dir", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert "finished 2 epochs, more than the 1 asked for" in line and "overwrite=True" in line
+    assert snapshot(out) == before
+
+
+def test_more_epochs_continue_a_finished_run_even_after_a_kill(straight, tmp_path,
+                                                              monkeypatch):
+    """1 epoch, then `--epochs 2` (killed at its epoch's end, then re-run) is the 2-epoch
+    run bit for bit: the continuation starts from the backup's last commit."""
+    out = tmp_path / "run"
+    one = [*TINY, "--epochs", "1", "--output-dir", str(out)]
+    assert run_main(one) == 0
+    assert json.loads((out / "results.json").read_text())["epochs"] == 1
+    with monkeypatch.context() as m:
+        kill_on_call(m, keras.callbacks.CSVLogger, "on_epoch_end", 1)
+        with pytest.raises(Killed):
+            cli.main([*TINY, "--output-dir", str(out)])
+    assert not (out / "results.json").exists(), "results.json of 1 epoch beside 2 epochs' files"
+    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    assert history_epochs(out) == ["0", "1"]
+    assert json.loads((out / "results.json").read_text())["epochs"] == 2
+    assert_same_weights(final_weights(out), final_weights(straight["word"]))

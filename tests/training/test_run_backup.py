@@ -79,6 +79,25 @@ def test_backup_of_other_settings_or_corrupt_raises_naming_the_file(tmp_path):
                          callbacks=[AtomicBackupAndRestore(backup_dir, {"a": 1})])
 
 
+def test_ignored_settings_may_change_and_the_next_commit_stores_them(tmp_path):
+    backup_dir = str(tmp_path / "backup")
+    old = {"config": {"epochs": 1, "units": 2}}
+    tiny_model().fit(X, Y, epochs=1, verbose=0,
+                     callbacks=[AtomicBackupAndRestore(backup_dir, old)])
+    new = {"config": {"epochs": 2, "units": 2}}
+    backup = AtomicBackupAndRestore(backup_dir, new, ignore=("config.epochs",))
+    assert AtomicBackupAndRestore(**backup.get_config()).get_config() == {
+        "backup_dir": backup_dir, "settings": new, "ignore": ["config.epochs"]}
+    history = tiny_model().fit(X, Y, epochs=2, verbose=0, callbacks=[backup])
+    assert backup.restored_epoch == 1 and history.epoch == [1]
+    record = json.loads((tmp_path / "backup" / "backup.json").read_text())
+    assert record["epoch"] == 2 and record["settings"] == new
+    other = {"config": {"epochs": 2, "units": 3}}
+    with pytest.raises(BackupError, match=r"other settings \(units: 2 → 3\)"):
+        tiny_model().fit(X, Y, epochs=3, verbose=0, callbacks=[
+            AtomicBackupAndRestore(backup_dir, other, ignore=("config.epochs",))])
+
+
 def test_atomic_checkpoint_saves_and_removes_a_stale_temporary(tmp_path):
     path = tmp_path / "last.keras"
     (tmp_path / ".tmp-last.keras").write_bytes(b"half a file from a killed run")

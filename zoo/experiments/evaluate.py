@@ -1,6 +1,7 @@
 """Checkpoints with their metadata, and the perplexity of a language model on a split."""
 
 import os
+import zipfile
 
 import keras
 
@@ -57,11 +58,25 @@ def read_checkpoint(path, command="generate"):
         raise ValueError(f"{path} is a mirror-seq2seq checkpoint, not a language model: "
                          f"`train.py {command}` needs a language model; use `train.py mirror "
                          f"--checkpoint {path} SENTENCE` (or `train.py evaluate`) for it")
+    return load_checkpoint(path, keras.saving.load_model, compile=False), config, meta
+
+
+def load_checkpoint(path, load, **kwargs):
+    """`load(path, **kwargs)`, with one-line errors for a damaged or foreign file.
+
+    Keras reports any file that is not a zip archive as "File not found"; this says the
+    file is there and unreadable, and names it.
+
+    Raises:
+        ValueError: the file is not a `.keras` zip archive, or fails to load.
+    """
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"checkpoint {path} is unreadable: it is not a .keras (zip) file, "
+                         "so it is damaged or of another format")
     try:
-        model = keras.saving.load_model(path, compile=False)
+        return load(path, **kwargs)
     except Exception as e:  # a corrupt or foreign file: one line, not a traceback
-        raise ValueError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
-    return model, config, meta
+        raise ValueError(f"checkpoint {path} is unreadable: {str(e).splitlines()[0]}") from None
 
 
 def evaluate_stream(model, config, corpus, ids, batch_size=1):

@@ -6,6 +6,7 @@ from zoo.datasets import mirror as mirror_data
 from zoo.datasets.corpus import shared_data_dir
 from zoo.datasets.ptb import mini_ptb_split
 from zoo.experiments.evaluate import checkpoint_kind
+from zoo.experiments.evaluate import load_checkpoint
 from zoo.experiments.mirror_eval import evaluate_mirror
 from zoo.experiments.mirror_eval import mirror_sentence
 from zoo.experiments.run_folder import BACKUP_DIR
@@ -74,10 +75,7 @@ def load_mirror_checkpoint(path):
                          "`train.py evaluate`) for it")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint not found: {path}")
-    try:
-        model = mirror.load_mirror(path)
-    except Exception as e:  # a corrupt or foreign file: one line, not a traceback
-        raise ValueError(f"cannot load checkpoint {path}: {str(e).splitlines()[0]}") from None
+    model = load_checkpoint(path, mirror.load_mirror)
     if not isinstance(model, mirror.MirrorSeq2Seq):
         raise ValueError(f"{path} is not a mirror-seq2seq checkpoint")
     return model

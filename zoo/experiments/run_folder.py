@@ -9,6 +9,7 @@ import shutil
 from zoo.training.backup import BackupError
 from zoo.training.backup import describe_changes
 from zoo.training.backup import read_backup
+from zoo.training.backup import same_settings
 from zoo.training.reporting import META_FILE
 
 LOCK_FILE = ".lock"
@@ -44,47 +45,121 @@ class RunFolderLock:
         self._file.close()  # releases the lock; the file stays (deleting it would race)
 
 
-def prepare_run_folder(output_dir, settings, overwrite):
-    """Checks the run folder against `settings`; returns the backup to resume or None.
+EPOCHS_KEY = "config.max_max_epoch"  # a run may be continued for more epochs
+RESULTS_FILE = "results.json"
+
+
+def prepare_run_folder(output_dir, settings, overwrite, epochs=None):
+    """Checks the run folder against `settings`; says what the run has to do.
 
     With `overwrite` nothing is checked (the old run goes, in `clear_run_folder`, once the
-    data and the model are ready). Otherwise a backup (an interrupted run) must be readable
-    and of the same settings, and a finished run in the folder must be of the same settings
-    (it is then retrained from scratch, as before).
+    data and the model are ready). Otherwise the folder's run must be of the same
+    settings (its epoch count aside) and:
+
+    - a finished run (results.json) of at least `epochs` epochs is left as it is: its
+      results are returned (its backup is not even read);
+    - a finished run of fewer epochs continues from its backup's last commit, which must
+      be that of its last epoch;
+    - an interrupted run (a backup, no results.json) resumes from its backup.
+
+    Args:
+        output_dir: str, the run folder.
+        settings: dict, `train_lm.run_settings` of the run asked for.
+        overwrite: bool, the old run is to be replaced.
+        epochs: int or None, the epochs asked for. Defaults to `None` (any).
+
+    Returns:
+        (state, finished): the backup record to resume from or None, and the finished
+        run's results (results.json) or None.
 
     Raises:
-        ValueError: a damaged backup, or a run of other settings in the folder.
+        ValueError: a damaged backup or results.json, a run of other settings in the
+            folder, a finished run of more epochs than `epochs`, a backup beyond `epochs`.
     """
-    backup_dir = os.path.join(output_dir, BACKUP_DIR)
     if overwrite:
-        return None
+        return None, None
+    finished = read_finished_run(output_dir)
+    if finished is not None:
+        _check_meta(output_dir, settings)
+        done = finished["epochs"]
+        if epochs is not None and epochs < done:
+            raise ValueError(
+                f"{output_dir} holds a run that finished {done} epochs, more than the "
+                f"{epochs} asked for: pass overwrite=True to retrain it, or choose another "
+                "output_dir")
+        if epochs is None or epochs == done:
+            return None, finished
+    state = _read_state(output_dir, settings)
+    if finished is not None and (state is None or state["epoch"] != finished["epochs"]):
+        raise ValueError(
+            f"{output_dir} holds a run that finished {finished['epochs']} epochs but not the "
+            f"backup of its last epoch in {os.path.join(output_dir, BACKUP_DIR)} to continue "
+            "from: pass overwrite=True to retrain it, or choose another output_dir")
+    if state is not None:
+        if epochs is not None and state["epoch"] > epochs:
+            raise ValueError(
+                f"backup {os.path.join(output_dir, BACKUP_DIR, 'backup.json')} holds epoch "
+                f"{state['epoch']} of a run of {epochs} epochs: pass overwrite=True to "
+                "start the run afresh")
+        return state, finished
+    _check_meta(output_dir, settings)
+    return None, None
+
+
+def _read_state(output_dir, settings):
+    """The folder's backup record after checking its settings, or None."""
+    backup_dir = os.path.join(output_dir, BACKUP_DIR)
     try:
         state = read_backup(backup_dir)
     except BackupError as e:
         raise ValueError(f"{e}: delete {backup_dir} or pass --overwrite to start the run "
                          "afresh") from None
-    if state is not None:
-        if state.get("settings") != settings:
-            raise ValueError(
-                f"{output_dir} holds an interrupted run with other settings "
-                f"({describe_changes(state.get('settings'), settings)}): re-run with its "
-                "settings to resume it, pass --overwrite to start afresh, or choose another "
-                "--output-dir")
-        return state
+    if state is not None and not same_settings(state.get("settings"), settings,
+                                               (EPOCHS_KEY,)):
+        raise ValueError(
+            f"{output_dir} holds an interrupted run with other settings "
+            f"({describe_changes(state.get('settings'), settings)}): re-run with its "
+            "settings to resume it, pass --overwrite to start afresh, or choose another "
+            "--output-dir")
+    return state
+
+
+def _check_meta(output_dir, settings):
+    """Refuses a folder whose zoo_meta.json records other settings (epochs aside)."""
     meta_path = os.path.join(output_dir, META_FILE)
-    if os.path.isfile(meta_path):
-        try:
-            with open(meta_path) as f:
-                saved = json.load(f).get("settings")
-        except (OSError, ValueError, AttributeError) as e:
-            raise ValueError(f"cannot read {meta_path} ({type(e).__name__}): pass --overwrite "
-                             f"to replace the run in {output_dir}") from None
-        if saved is not None and saved != settings:
-            raise ValueError(
-                f"{output_dir} holds a run with other settings "
-                f"({describe_changes(saved, settings)}): pass --overwrite to replace it, or "
-                "choose another --output-dir")
-    return None
+    if not os.path.isfile(meta_path):
+        return
+    try:
+        with open(meta_path) as f:
+            saved = json.load(f).get("settings")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ValueError(f"cannot read {meta_path} ({type(e).__name__}): pass --overwrite "
+                         f"to replace the run in {output_dir}") from None
+    if saved is not None and not same_settings(saved, settings, (EPOCHS_KEY,)):
+        raise ValueError(
+            f"{output_dir} holds a run with other settings "
+            f"({describe_changes(saved, settings)}): pass --overwrite to replace it, or "
+            "choose another --output-dir")
+
+
+def read_finished_run(output_dir):
+    """The results.json of the folder's finished run with its `epochs`, or None.
+
+    Raises:
+        ValueError: results.json cannot be read.
+    """
+    path = os.path.join(output_dir, RESULTS_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            results = json.load(f)
+        if "epochs" not in results:  # written before the count was recorded
+            results["epochs"] = len(results["history"]["perplexity"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"cannot read {path} ({type(e).__name__}): pass overwrite=True to "
+                         f"replace the run in {output_dir}") from None
+    return results
 
 
 def clear_run_folder(output_dir, names=RUN_FILES, folders=(BACKUP_DIR, "tensorboard")):

@@ -1,9 +1,11 @@
 """`train_lm`: one language-model training run in a run folder, as `train.py` runs it.
 
 The folder is locked while the run trains; an interrupted run resumes from its last finished
-epoch (`AtomicBackupAndRestore`); a folder holding a run of other settings is refused unless
-`overwrite`. The run writes best.keras, final.keras, history.csv, results.json,
-learning_curve.png and zoo_meta.json.
+epoch (`AtomicBackupAndRestore`); a finished run is left as it is (its results are returned),
+or continued from its backup's last commit when more epochs are asked for; a folder holding a
+run of other settings is refused unless `overwrite`. The run writes best.keras, final.keras,
+history.csv, results.json (with `epochs`, the epochs trained), learning_curve.png and
+zoo_meta.json, and keeps backup/ (the state after the last epoch).
 """
 
 import contextlib
@@ -17,6 +19,8 @@ from zoo.datasets.corpus import fit_datasets
 from zoo.datasets.corpus import load_corpus
 from zoo.experiments.evaluate import evaluate_stream
 from zoo.experiments.run_folder import BACKUP_DIR
+from zoo.experiments.run_folder import EPOCHS_KEY
+from zoo.experiments.run_folder import RESULTS_FILE
 from zoo.experiments.run_folder import RunFolderLock
 from zoo.experiments.run_folder import clear_run_folder
 from zoo.experiments.run_folder import history_from_csv
@@ -58,6 +62,8 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
         data, data_dir, corpus_tokens, corpus_vocab: the corpus (`zoo.datasets.corpus`).
         seed: int, seeds the weights, dropout and the generated corpus.
         overwrite: bool, delete the folder's old run (once data and model are ready).
+            Without it a finished run of `config.max_max_epoch` epochs is not touched (its
+            results are returned) and one of fewer epochs is continued.
         jit: bool, XLA-compile the train step.
         distribute: None, "mirrored" or "multi-worker" (`zoo.training.distribute`).
         tensorboard: bool, also log to OUTPUT_DIR/tensorboard.
@@ -69,7 +75,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
 
     Raises:
         ValueError: a bad setting, data too small for the batch shape, a folder in use or
-            holding another run, a damaged backup; `TrainingDiverged` (a ValueError) when
+            holding another run (or a finished run of more epochs), a damaged backup; `TrainingDiverged` (a ValueError) when
             the loss stops being finite.
     """
     strategy = dist.make_strategy(distribute) if distribute else None  # before TF starts
@@ -80,13 +86,21 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
     if distribute == "multi-worker":  # a worker's backup holds only its own rows
         settings["distribute"] = {"strategy": distribute, "workers": dist.num_workers(strategy)}
     with RunFolderLock(output_dir):
-        state = prepare_run_folder(output_dir, settings, overwrite)
+        state, finished = prepare_run_folder(output_dir, settings, overwrite,
+                                             config.max_max_epoch)
+        if finished is not None and state is None:  # a finished run stays finished
+            print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its "
+                  "results follow (pass overwrite=True to retrain it, or more epochs to "
+                  "continue it)")
+            return {**finished, "output_dir": output_dir}
         corpus = load_corpus(data, config.family, data_dir, corpus_tokens, corpus_vocab,
                              seed=seed)
         run = _Run(config, corpus, output_dir, settings, state, seed)
         model, train_ds, valid_ds, fit_kwargs, callbacks = run.prepare(strategy, jit)
         if overwrite:  # only now: a bad setting or a failed download keeps the old run
             clear_run_folder(output_dir)
+        elif finished is not None:  # continued: its results no longer describe the run
+            os.remove(os.path.join(output_dir, RESULTS_FILE))
         write_meta(output_dir, config, corpus.kind, corpus.vocab, data=corpus.name,
                    settings=settings)
         results = run.fit(model, train_ds, valid_ds, fit_kwargs, callbacks, tensorboard,
@@ -149,7 +163,8 @@ class _Run:
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(
                 os.path.join(self.output_dir, "tensorboard")))
-        backup = AtomicBackupAndRestore(self.backup_dir, settings=self.settings)
+        backup = AtomicBackupAndRestore(self.backup_dir, settings=self.settings,
+                                        ignore=(EPOCHS_KEY,))
         callbacks.append(backup)
 
         print(f"model {config.name} ({config.cell} cell, {config.num_layers}x"
@@ -171,10 +186,8 @@ class _Run:
                              "run afresh") from None
         elapsed = time.time() - start
         atomic_save(model, os.path.join(self.output_dir, "final.keras"))
-        results = self.report(model, elapsed)
-        # Only now is nothing left that a kill could lose: the backup goes.
-        backup.delete()
-        return results
+        # The backup stays: it is the last commit a longer run continues from.
+        return self.report(model, elapsed)
 
     def report(self, model, elapsed):
         """Evaluates the best checkpoint at batch 1; writes results.json and the plot."""
@@ -185,6 +198,7 @@ class _Run:
         speeds = history.get("words_per_sec", [])
         results = {
             "model": config.name, "data": corpus.name, "cell": config.cell, "seed": self.seed,
+            "epochs": config.max_max_epoch,
             "vocab_size": len(corpus.vocab), "train_seconds": elapsed,
             "words_per_sec": sum(speeds) / max(len(speeds), 1),
             "history": history, "config": config.to_dict(), "perplexity_floor": corpus.floor,
@@ -196,7 +210,7 @@ class _Run:
             results["valid_perplexity"] = evaluate_stream(model, config, corpus, corpus.valid)
         if corpus.test is not None:
             results["test_perplexity"] = evaluate_stream(model, config, corpus, corpus.test)
-        write_results(os.path.join(self.output_dir, "results.json"), **results)
+        write_results(os.path.join(self.output_dir, RESULTS_FILE), **results)
         if history.get("perplexity"):
             plot_learning_curve(history, os.path.join(self.output_dir, "learning_curve.png"))
         return results

@@ -185,6 +185,9 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         backup_dir: str, a folder used by this callback only.
         settings: JSON-able or None, what the run was started with (config, data, seed);
             stored with the backup and compared on restore. Defaults to `None` (no check).
+        ignore: tuple of str, dotted keys of `settings` that may differ on restore (e.g.
+            `("config.max_max_epoch",)`: a run may be continued for more epochs). The
+            next commit stores the new value. Defaults to `()`.
 
     Example:
     ```python
@@ -195,13 +198,14 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, backup_dir, settings=None):
+    def __init__(self, backup_dir, settings=None, ignore=()):
         super().__init__()
         if not backup_dir:
             raise ValueError(f"Argument `backup_dir` must be a folder name. "
                              f"Received: backup_dir={backup_dir!r}")
         self.backup_dir = os.fspath(backup_dir)
         self.settings = json.loads(json.dumps(settings)) if settings is not None else None
+        self.ignore = tuple(ignore)
         self.restored_epoch = 0
 
     @property
@@ -218,7 +222,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         if state is None or self.settings is None:
             return state
         saved = state.get("settings")
-        if saved != self.settings:
+        if not same_settings(saved, self.settings, self.ignore):
             raise BackupError(f"backup {self.state_path} is from a run with other settings "
                               f"({describe_changes(saved, self.settings)})")
         return state
@@ -283,7 +287,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def get_config(self):
-        return {"backup_dir": self.backup_dir, "settings": self.settings}
+        return {"backup_dir": self.backup_dir, "settings": self.settings,
+                "ignore": list(self.ignore)}
 
 
 def _seed_variables(model):
@@ -295,6 +300,24 @@ def _seed_variables(model):
     _sync_backend_state(model)
     weights = {id(v) for v in model.weights}
     return [v for v in model.variables if id(v) not in weights]
+
+
+def same_settings(old, new, ignore=()):
+    """Whether two settings dicts are equal once the dotted keys in `ignore` are dropped."""
+    def without(d):
+        if not isinstance(d, dict):
+            return d
+        d = json.loads(json.dumps(d))
+        for key in ignore:
+            *parents, last = key.split(".")
+            inner = d
+            for k in parents:
+                inner = inner.get(k) if isinstance(inner, dict) else None
+            if isinstance(inner, dict):
+                inner.pop(last, None)
+        return d
+
+    return without(old) == without(new)
 
 
 def describe_changes(old, new):
