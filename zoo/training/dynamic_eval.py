@@ -38,6 +38,16 @@ def check_dynamic_args(learning_rate, decay, method="sgd", epsilon=2e-5):
             checks.positive_number("epsilon", epsilon))
 
 
+def _dense(gradient, variable):
+    """`gradient` as a dense tensor of `variable`'s dtype.
+
+    TensorFlow hands an embedding's gradient over as `IndexedSlices`, which `ops.square`
+    would square slice by slice, before repeated rows are summed; adding it to zeros sums
+    them first (`ops.convert_to_tensor(..., sparse=False)` leaves IndexedSlices as they are).
+    """
+    return ops.add(ops.zeros(variable.shape, variable.dtype), ops.cast(gradient, variable.dtype))
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class DynamicEvaluation(keras.optimizers.Optimizer):
     """The dynamic-evaluation update as a Keras optimizer: a step, then decay toward `θ0`.
@@ -101,8 +111,7 @@ class DynamicEvaluation(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         i = self._get_variable_index(variable)
         lr = ops.cast(learning_rate, variable.dtype)
-        # Dense: TensorFlow hands an embedding's gradient over as IndexedSlices.
-        g = ops.cast(ops.convert_to_tensor(gradient), variable.dtype)
+        g = _dense(gradient, variable)
         pull = ops.subtract(self._originals[i], variable)
         if self.method == "rms":
             g = ops.divide(g, ops.add(self._rms[i], self.epsilon))
@@ -127,7 +136,7 @@ class _SquaredGradients(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         total = self.sums[self._get_variable_index(variable)]
-        g = ops.cast(ops.convert_to_tensor(gradient), total.dtype)
+        g = _dense(gradient, total)
         self.assign(total, ops.add(total, ops.square(g)))
 
 
@@ -175,7 +184,7 @@ def gradient_statistics(model, ids, max_batches=None, verbose=0):
     rows = arr[:len(arr) // batch * batch].reshape(batch, -1)
     n = (rows.shape[1] - 1) // length
     n = n if max_batches is None else min(n, max_batches)
-    optimizer = _SquaredGradients(learning_rate=0.0)
+    optimizer = _SquaredGradients(learning_rate=0.0, name="squared_gradients")
     wrapper = _stepper(model, optimizer, scored=False)
     bar = keras.utils.Progbar(n, unit_name="batch") if verbose else None
     reset_rnn_states(model)
