@@ -67,7 +67,7 @@ def _mix(log_p_model, p_cache, lambd):
     """`log((1 - λ) p_model + λ p_cache)`, element-wise, in float64 (`log p_model` where
     `p_cache` is NaN: no history)."""
     log_p_model = np.asarray(log_p_model, dtype="float64")
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN: no history
         mixed = np.logaddexp(np.log1p(-lambd) + log_p_model, np.log(lambd) + np.log(p_cache))
     return np.where(np.isnan(p_cache), log_p_model, mixed)
 

@@ -236,8 +236,15 @@ def dynamic_eval_perplexity(model, ids, learning_rate, decay, method="sgd", stat
     dynamic_eval_perplexity(clone, corpus.test, learning_rate=0.1, decay=0.01)
     ```
     """
-    optimizer = DynamicEvaluation(learning_rate, decay, method, epsilon)
     checks.one_of("verbose", verbose, (0, 1))
+    adapted = _adapted_perplexity(model, ids, learning_rate, decay, method, statistics,
+                                  epsilon, verbose)
+    return adapted, stream_perplexity(model, ids)
+
+
+def _adapted_perplexity(model, ids, learning_rate, decay, method, statistics, epsilon,
+                        verbose):
+    optimizer = DynamicEvaluation(learning_rate, decay, method, epsilon)
     if optimizer.method == "rms":
         if statistics is None:
             raise ValueError("Argument `statistics` must be given for method='rms' (see "
@@ -245,7 +252,6 @@ def dynamic_eval_perplexity(model, ids, learning_rate, decay, method="sgd", stat
         optimizer.set_gradient_statistics(statistics)
     length = _stream.chunk_length(model)
     ids = _stream.stream_ids(ids, length)
-    plain = stream_perplexity(model, ids)
     weights = model.get_weights()
     wrapper = _stepper(model, optimizer)
     n = (len(ids) - 1) // length
@@ -261,7 +267,7 @@ def dynamic_eval_perplexity(model, ids, learning_rate, decay, method="sgd", stat
     finally:
         model.set_weights(weights)
         reset_rnn_states(model)
-    return math.exp(total / (n * length)), plain
+    return math.exp(total / (n * length))
 
 
 def tune_dynamic_eval(model, ids, learning_rates=LEARNING_RATES, decays=DECAYS, method="sgd",
@@ -282,11 +288,10 @@ def tune_dynamic_eval(model, ids, learning_rates=LEARNING_RATES, decays=DECAYS, 
             for lr in learning_rates for d in decays]
     if not grid:
         checks._fail("learning_rates", "a non-empty sequence (and decays too)", [])
-    results, plain = [], None
-    for lr, d in grid:
-        ppl, plain = dynamic_eval_perplexity(model, ids, lr, d, method, statistics, epsilon,
-                                             verbose)
-        results.append((lr, d, ppl))
+    checks.one_of("verbose", verbose, (0, 1))
+    results = [(lr, d, _adapted_perplexity(model, ids, lr, d, method, statistics, epsilon,
+                                           verbose)) for lr, d in grid]
+    plain = stream_perplexity(model, ids)
     best = min(results, key=lambda r: r[2])
     return {"learning_rate": best[0], "decay": best[1], "perplexity": best[2],
             "model_perplexity": plain, "grid": results}
