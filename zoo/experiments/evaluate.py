@@ -96,6 +96,35 @@ def evaluate_stream(model, config, corpus, ids, batch_size=1):
     return float(logs["perplexity"])
 
 
+def read_lm_and_corpus(checkpoint, data="synthetic", data_dir=None, corpus_tokens=None,
+                       corpus_vocab=None, seed=0, command="evaluate"):
+    """A language-model checkpoint and the corpus `data`, checked to share a vocabulary.
+
+    Returns:
+        (model, config, corpus).
+
+    Raises:
+        ValueError: a missing or foreign checkpoint, data of another vocabulary.
+    """
+    model, config, meta = read_checkpoint(checkpoint, command)
+    corpus = load_corpus(data, config.family, data_dir, corpus_tokens, corpus_vocab,
+                         seed=seed)
+    if list(meta["vocab"]) != corpus.vocab:
+        raise ValueError(
+            f"checkpoint {checkpoint} was trained on another vocabulary "
+            f"({len(meta['vocab'])} symbols, data {meta.get('data')}) than --data "
+            f"{corpus.name} ({len(corpus.vocab)} symbols)")
+    return model, config, corpus
+
+
+def split_ids(corpus, split, data):
+    """The ids of `split`; ValueError where `data` has no such split."""
+    ids = getattr(corpus, split)
+    if ids is None:
+        raise ValueError(f"--data {data} has no {split} split")
+    return ids
+
+
 def evaluate_lm(checkpoint, split="test", batch_size=1, data="synthetic", data_dir=None,
                 corpus_tokens=None, corpus_vocab=None, seed=0):
     """Perplexity of a language-model checkpoint on one split of `data`.
@@ -107,15 +136,7 @@ def evaluate_lm(checkpoint, split="test", batch_size=1, data="synthetic", data_d
         ValueError: a missing or foreign checkpoint, data of another vocabulary, a split
             the data does not have, a split too short for `batch_size`.
     """
-    model, config, meta = read_checkpoint(checkpoint)
-    corpus = load_corpus(data, config.family, data_dir, corpus_tokens, corpus_vocab,
-                         seed=seed)
-    if list(meta["vocab"]) != corpus.vocab:
-        raise ValueError(
-            f"checkpoint {checkpoint} was trained on another vocabulary "
-            f"({len(meta['vocab'])} symbols, data {meta.get('data')}) than --data "
-            f"{corpus.name} ({len(corpus.vocab)} symbols)")
-    ids = getattr(corpus, split)
-    if ids is None:
-        raise ValueError(f"--data {data} has no {split} split")
+    model, config, corpus = read_lm_and_corpus(checkpoint, data, data_dir, corpus_tokens,
+                                               corpus_vocab, seed, command="generate")
+    ids = split_ids(corpus, split, data)
     return evaluate_stream(model, config, corpus, ids, batch_size=batch_size), corpus, ids

@@ -8,10 +8,17 @@ from zoo.training.backup import AtomicBackupAndRestore
 from zoo.training.backup import AtomicModelCheckpoint
 from zoo.training.backup import BackupError
 from zoo.training.backup import atomic_save
+from zoo.training.cache_pointer import cache_pointer_log_probs
+from zoo.training.cache_pointer import cache_pointer_perplexity
+from zoo.training.cache_pointer import tune_cache_pointer
 from zoo.training.callbacks import ResetStatesCallback
 from zoo.training.callbacks import StatefulRNNCallback
 from zoo.training.callbacks import StepDecay
 from zoo.training.callbacks import WordsPerSecond
+from zoo.training.dynamic_eval import DynamicEvaluation
+from zoo.training.dynamic_eval import dynamic_eval_perplexity
+from zoo.training.dynamic_eval import gradient_statistics
+from zoo.training.dynamic_eval import tune_dynamic_eval
 from zoo.training.losses import ScaledSparseCategoricalCrossentropy
 from zoo.training.metrics import Perplexity
 from zoo.training.notebook import NotebookValidation
@@ -35,6 +42,7 @@ __all__ = [
     "AtomicModelCheckpoint",
     "BackupError",
     "NotebookValidation",
+    "DynamicEvaluation",
     "Perplexity",
     "ResetStatesCallback",
     "SampleText",
@@ -45,15 +53,21 @@ __all__ = [
     "StopAtStep",
     "WordsPerSecond",
     "atomic_save",
+    "cache_pointer_log_probs",
+    "cache_pointer_perplexity",
+    "dynamic_eval_perplexity",
     "find_stateful_rnn_layers",
     "get_rnn_states",
     "machine_info",
     "notebook_perplexity",
+    "gradient_statistics",
     "notebook_lr_schedule",
     "plot_learning_curve",
     "ptb_lr_schedule",
     "reset_rnn_states",
     "set_rnn_states",
     "step_decay",
+    "tune_cache_pointer",
+    "tune_dynamic_eval",
     "write_results",
 ]
