@@ -4,6 +4,8 @@ Keras only (any backend); importing this package does not import TensorFlow.
 `zoo.training.reporting` imports matplotlib when it draws.
 """
 
+from zoo.training.averaging import NTASGD
+from zoo.training.averaging import AveragedSGD
 from zoo.training.backup import AtomicBackupAndRestore
 from zoo.training.backup import AtomicModelCheckpoint
 from zoo.training.backup import BackupError
@@ -23,16 +25,20 @@ from zoo.training.states import find_stateful_rnn_layers
 from zoo.training.states import get_rnn_states
 from zoo.training.states import reset_rnn_states
 from zoo.training.states import set_rnn_states
+from zoo.training.variable_bptt import VariableBPTT
 
 __all__ = [
     "AtomicBackupAndRestore",
+    "AveragedSGD",
     "AtomicModelCheckpoint",
     "BackupError",
+    "NTASGD",
     "Perplexity",
     "ResetStatesCallback",
     "ScaledSparseCategoricalCrossentropy",
     "StatefulRNNCallback",
     "StepDecay",
+    "VariableBPTT",
     "WordsPerSecond",
     "atomic_save",
     "find_stateful_rnn_layers",
