@@ -4,6 +4,8 @@ Keras only (any backend); importing this package does not import TensorFlow.
 `zoo.training.reporting` imports matplotlib when it draws.
 """
 
+from zoo.training.averaging import NTASGD
+from zoo.training.averaging import AveragedSGD
 from zoo.training.backup import AtomicBackupAndRestore
 from zoo.training.backup import AtomicModelCheckpoint
 from zoo.training.backup import BackupError
@@ -36,13 +38,16 @@ from zoo.training.states import find_stateful_rnn_layers
 from zoo.training.states import get_rnn_states
 from zoo.training.states import reset_rnn_states
 from zoo.training.states import set_rnn_states
+from zoo.training.variable_bptt import VariableBPTT
 
 __all__ = [
     "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
+    "AveragedSGD",
     "BackupError",
-    "NotebookValidation",
     "DynamicEvaluation",
+    "NTASGD",
+    "NotebookValidation",
     "Perplexity",
     "ResetStatesCallback",
     "SampleText",
@@ -51,6 +56,7 @@ __all__ = [
     "StepDecay",
     "StepSummary",
     "StopAtStep",
+    "VariableBPTT",
     "WordsPerSecond",
     "atomic_save",
     "cache_pointer_log_probs",
@@ -58,10 +64,10 @@ __all__ = [
     "dynamic_eval_perplexity",
     "find_stateful_rnn_layers",
     "get_rnn_states",
-    "machine_info",
-    "notebook_perplexity",
     "gradient_statistics",
+    "machine_info",
     "notebook_lr_schedule",
+    "notebook_perplexity",
     "plot_learning_curve",
     "ptb_lr_schedule",
     "reset_rnn_states",
