@@ -26,6 +26,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _quality  # noqa: E402 (the mini-PTB quality table)
 from zoo.layers.factory import CELLS  # noqa: E402 (one table row per cell)
 
 QUICK_ARGS = ["--data", "synthetic", "--corpus-tokens", "3000", "--epochs", "2",
@@ -81,6 +82,14 @@ TABLES = {
                             "--epochs", "4"]) for cell in CELLS],
         rows=_cells_rows,
     ),
+    "mini-ptb-quality": dict(
+        title="mini-PTB test perplexity: ptb-small, awd-mini (+ cache, + dynamic eval), KN-5",
+        header=["model", "test (mean ± sd)", "test by seed", "valid", "epochs",
+                "time per seed"],
+        runs=_quality.runs(),
+        rows=_quality.markdown_rows,
+        adapt=("awd-mini",),  # these rows also get the cache and dynamic evaluation
+    ),
 }
 
 
@@ -124,7 +133,22 @@ def load_runs(runs_dir, table):
                                     "run this script without --render-only first")
         runs.append(dict(id=run_id, label=label, args=args,
                          results=json.loads(path.read_text(encoding="utf-8"))))
+        adapted = path.parent / "adapt.json"
+        if label in TABLES[table].get("adapt", ()) and adapted.is_file():
+            runs[-1]["adapt"] = json.loads(adapted.read_text(encoding="utf-8"))
     return runs
+
+
+def adapt(out, quick=False):
+    """The cache pointer and dynamic evaluation of the run in `out` (`_quality.adapt`), in a
+    process of its own (in this one with `quick`)."""
+    if quick:
+        _quality.adapt(out, quick=True)
+        return
+    status = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_quality.py"),
+                             "adapt", str(out)], cwd=ROOT).returncode
+    if status != 0:
+        raise RuntimeError(f"the cache/dynamic evaluation of {out} exited with status {status}")
 
 
 def machine_line(machine):
@@ -178,6 +202,8 @@ def main(argv=None):
                         help="where the runs go: RUNS_DIR/TABLE/RUN (default %(default)s)")
     parser.add_argument("--render-only", action="store_true",
                         help="no training: render the tables from RUNS_DIR's results.json")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs (and adaptations) that finished before")
     parser.add_argument("--quick", action="store_true",
                         help="tiny runs (QUICK_ARGS appended): tests the table logic")
     parser.add_argument("--update-readme", metavar="README", default=None,
@@ -187,8 +213,15 @@ def main(argv=None):
     try:
         if not args.render_only:
             for name in names:
-                for run_id, _, run_args in TABLES[name]["runs"]:
-                    train(run_args, run_dir(args.runs_dir, name, run_id), quick=args.quick)
+                for run_id, label, run_args in TABLES[name]["runs"]:
+                    out = run_dir(args.runs_dir, name, run_id)
+                    if args.resume and (out / "results.json").is_file():
+                        print(f"$ {_command(run_args)}: done before, kept")
+                    else:
+                        train(run_args, out, quick=args.quick)
+                    if label in TABLES[name].get("adapt", ()) and not (
+                            args.resume and (out / "adapt.json").is_file()):
+                        adapt(out, quick=args.quick)
         tables = {name: render(name, load_runs(args.runs_dir, name)) for name in names}
         if args.update_readme:
             update_readme(args.update_readme, tables)

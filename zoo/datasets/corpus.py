@@ -95,7 +95,7 @@ def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None, st
                                steps=steps, stride=stride)
 
 
-def fit_datasets(config, corpus, initial_epoch=0):
+def fit_datasets(config, corpus, initial_epoch=0, seed=0):
     """The datasets and `fit` arguments that train `config` on `corpus`: train and tune use it.
 
     With `config.steps_per_epoch` (stream data, the text8 recipes) the training data is one
@@ -109,6 +109,12 @@ def fit_datasets(config, corpus, initial_epoch=0):
         config: LMConfig, the recipe.
         corpus: Corpus, the data.
         initial_epoch: int, epochs already trained. Defaults to `0`.
+        seed: int, seeds the plan of an AWD recipe's variable-length batches. Defaults to `0`.
+
+    With `config.variable_bptt` (AWD-LSTM) the training data is
+    `zoo.datasets.variable_bptt_dataset`'s: each epoch a new plan of lengths around
+    `num_steps`, a pure function of (seed, epoch); `fit` needs `recipe_callbacks(config,
+    train_data=train_ds)` (its `VariableBPTT`). Validation batches are `num_steps` long.
 
     Returns:
         (train_ds, valid_ds, kwargs): the stateful datasets and `fit`'s keyword arguments
@@ -120,6 +126,12 @@ def fit_datasets(config, corpus, initial_epoch=0):
     B, T, spe = config.batch_size, config.num_steps, config.steps_per_epoch
     kwargs = fit_kwargs(config)
     stride = config.batch_stride
+    if getattr(config, "variable_bptt", False):
+        from zoo.datasets.variable_bptt import variable_bptt_dataset
+
+        train_ds, _ = variable_bptt_dataset(corpus.train, B, seed, kwargs["epochs"], bptt=T)
+        valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
+        return train_ds, valid_ds, kwargs
     train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, config.train_steps,
                             stride)
     valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T, stride=stride)
@@ -133,7 +145,8 @@ def fit_kwargs(config):
 
     `config.extra_steps` adds one short last epoch (`recipe_callbacks` stops it in time).
     """
-    epochs = config.max_max_epoch + (1 if config.extra_steps else 0)
+    epochs = (config.max_max_epoch + (1 if config.extra_steps else 0)
+              + getattr(config, "finetune_epochs", 0))  # AWD-LSTM's fine-tuning stage
     kwargs = {"epochs": epochs, "shuffle": False}
     if config.steps_per_epoch:
         kwargs["steps_per_epoch"] = config.steps_per_epoch

@@ -124,14 +124,14 @@ class _Run:
         _enable_determinism()
         try:
             train_ds, valid_ds, fit_kwargs = fit_datasets(config, self.corpus,
-                                                          self.initial_epoch)
+                                                          self.initial_epoch, seed=self.seed)
         except ValueError as e:
             raise ValueError(f"{e} (--batch-size {B}, --num-steps {T})") from None
         # A diverged run ends with an error instead of reporting broken weights (tune
         # keeps TerminateOnNaN: a diverged trial is a bad trial).
         # The text8 recipes (summary_frequency) report and validate as the notebook does.
         callbacks = recipe_callbacks(config, on_nan=StopOnNaN(), valid_ids=self.corpus.valid,
-                                     vocab=self.corpus.vocab)
+                                     vocab=self.corpus.vocab, train_data=train_ds)
         if config.summary_frequency:
             valid_ds = None
         scope = contextlib.nullcontext() if strategy is None else strategy.scope()

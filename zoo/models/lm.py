@@ -183,13 +183,18 @@ def compile_lm(model, config, jit_compile="auto"):
     `keras.callbacks.LearningRateScheduler` can drive it), the token cross-entropy scaled by
     `num_steps` where the recipe sums over time (`loss_scale="num_steps"`), and `Perplexity`.
     """
-    from zoo.training import Perplexity, ScaledSparseCategoricalCrossentropy
+    from zoo.training import AveragedSGD, Perplexity, ScaledSparseCategoricalCrossentropy
 
     scale = float(config.num_steps) if config.loss_scale == "num_steps" else 1.0
+    if isinstance(config, AWDConfig):  # NT-ASGD: SGD that can average its iterates
+        optimizer = AveragedSGD(config.learning_rate, nonmono=config.nonmono,
+                                global_clipnorm=config.max_grad_norm,
+                                weight_decay=config.weight_decay or None)
+    else:
+        optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate,
+                                         global_clipnorm=config.max_grad_norm)
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=config.learning_rate,
-                                       global_clipnorm=config.max_grad_norm,
-                                       weight_decay=getattr(config, "weight_decay", None)),
+        optimizer=optimizer,
         loss=ScaledSparseCategoricalCrossentropy(scale=scale, from_logits=True),
         metrics=[Perplexity(from_logits=True, name="perplexity")],
         jit_compile=jit_compile,

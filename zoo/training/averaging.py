@@ -126,6 +126,17 @@ class AveragedSGD(keras.optimizers.SGD):
         if not self.averaging:
             self.average_start.assign(self._read(self.iterations))
 
+    def restart_from_averages(self):
+        """Fine-tuning's start: the averages (where any) become the raw weights, averaging
+        restarts from the next step and the trigger forgets its history."""
+        if self.averaged_steps > 0 and not self.holds_averages:
+            self.swap_averages()
+        self.averages_in_model.assign(0)
+        memory = np.zeros(self.nonmono + 2, np.float32)
+        memory[self.nonmono] = np.inf
+        self.monitor_memory.assign(memory)
+        self.average_start.assign(self._read(self.iterations))
+
     def swap_averages(self):
         """Exchanges the trainable variables' values with their averages (exact copies)."""
         for variable, average in zip(self._trainable_variables, self.averages):
@@ -182,6 +193,11 @@ class NTASGD(keras.callbacks.Callback):
     continues on them. The trigger's memory and the swap state are optimizer variables,
     so a run resumed from `AtomicBackupAndRestore` continues exactly.
 
+    `finetune_epoch=e` runs both stages in one `fit`: `"switch"` up to epoch `e`, then at
+    the start of epoch `e` the averaged weights become the model's
+    (`AveragedSGD.restart_from_averages`) and the epochs from `e` on are `"finetune"`'s. The
+    restart is at that epoch's start, so a run resumed at any epoch continues exactly.
+
     Callback order: put `NTASGD` *before* `AtomicModelCheckpoint` (the best model is the
     averaged one) and `AtomicBackupAndRestore` (last), e.g. `[VariableBPTT(ds),
     StatefulRNNCallback(), NTASGD(), AtomicModelCheckpoint(...), AtomicBackupAndRestore(...)]`.
@@ -191,6 +207,8 @@ class NTASGD(keras.callbacks.Callback):
     Args:
         monitor: str, the epoch log the trigger reads. Defaults to `"val_loss"`.
         mode: `"switch"` or `"finetune"`. Defaults to `"switch"`.
+        finetune_epoch: int >= 1 or None, the first epoch of the fine-tuning stage (with
+            `mode="switch"`). Defaults to `None`: no fine-tuning in this `fit`.
 
     Example:
     ```python
@@ -200,13 +218,20 @@ class NTASGD(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, monitor="val_loss", mode="switch"):
+    def __init__(self, monitor="val_loss", mode="switch", finetune_epoch=None):
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
             raise ValueError(f"Argument `monitor` must be the name of a log. "
                              f"Received: monitor={monitor!r}")
         self.monitor = monitor
         self.mode = checks.one_of("mode", mode, ("switch", "finetune"))
+        if finetune_epoch is not None:
+            finetune_epoch = checks.positive_int("finetune_epoch", finetune_epoch)
+            if mode != "switch":
+                raise ValueError("Argument `finetune_epoch` needs mode='switch'. "
+                                 f"Received: finetune_epoch={finetune_epoch}, mode={mode!r}")
+        self.finetune_epoch = finetune_epoch
+        self._stage_mode = self.mode
         self.switch_epoch = None
         self._in_fit = False
 
@@ -234,9 +259,13 @@ class NTASGD(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self._optimizer()
+        finetuning = self.finetune_epoch is not None and epoch >= self.finetune_epoch
+        self._stage_mode = "finetune" if finetuning else self.mode
+        if finetuning and epoch == self.finetune_epoch:
+            optimizer.restart_from_averages()
         if optimizer.holds_averages:
             optimizer.swap_averages()  # train on the raw weights
-        if self.mode == "finetune":
+        if self._stage_mode == "finetune":
             optimizer.start_averaging()
 
     def on_test_begin(self, logs=None):
@@ -245,7 +274,7 @@ class NTASGD(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self._optimizer()
-        if self.mode == "finetune" or not optimizer.averaging:
+        if self._stage_mode == "finetune" or not optimizer.averaging:
             logs = logs or {}
             if self.monitor not in logs:
                 raise ValueError(f"NTASGD monitors `{self.monitor}`, which is not in the "
@@ -254,7 +283,7 @@ class NTASGD(keras.callbacks.Callback):
                 optimizer._read(optimizer.monitor_memory), logs[self.monitor],
                 optimizer.nonmono)
             optimizer.monitor_memory.assign(memory)
-            if fires and self.mode == "switch":
+            if fires and self._stage_mode == "switch":
                 optimizer.start_averaging()
                 self.switch_epoch = epoch
             elif fires:
@@ -264,4 +293,5 @@ class NTASGD(keras.callbacks.Callback):
         self._swap_in()
 
     def get_config(self):
-        return {"monitor": self.monitor, "mode": self.mode}
+        return {"monitor": self.monitor, "mode": self.mode,
+                "finetune_epoch": self.finetune_epoch}

@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from zoo.training.averaging import NTASGD
 from zoo.training.callbacks import StatefulRNNCallback
 from zoo.training.callbacks import StepDecay
 from zoo.training.callbacks import WordsPerSecond
@@ -14,9 +15,10 @@ from zoo.training.sampling import SampleText
 from zoo.training.sampling import notebook_perplexity
 from zoo.training.schedules import notebook_lr_schedule
 from zoo.training.schedules import ptb_lr_schedule
+from zoo.training.variable_bptt import VariableBPTT
 
 
-def recipe_callbacks(config, on_nan=None, valid_ids=None, vocab=None):
+def recipe_callbacks(config, on_nan=None, valid_ids=None, vocab=None, train_data=None):
     """Fresh callbacks that train `config` as its recipe says.
 
     - `StatefulRNNCallback`: stream data read in `steps_per_epoch` slices (text8) carries its
@@ -29,13 +31,18 @@ def recipe_callbacks(config, on_nan=None, valid_ids=None, vocab=None):
     - The text8 notebook's report where `config.summary_frequency` is set and `valid_ids`
       given (`train.py`; the tuner validates per epoch): `notebook_report_callbacks`.
     - The recipe's learning-rate schedule (`config.schedule`: "ptb", "notebook", "step" or
-      none), last, so that `learning_rate` reaches the loggers added after these.
+      none), so that `learning_rate` reaches the loggers added after these.
+    - AWD-LSTM (`config.nonmono`): `VariableBPTT(train_data)` where `train_data` is a
+      variable-length dataset (its lengths scale the scheduled rate), then `NTASGD`
+      (switching to averaged SGD, then the fine-tuning stage from epoch `max_max_epoch`).
+      Add checkpoints and backups after these callbacks: they see the averaged weights.
 
     Args:
         config: LMConfig, the recipe.
         on_nan: Callback or None, what stops a diverged run.
         valid_ids: 1-D int array or None, the validation ids of the notebook's report.
         vocab: list of str or None, the id → token list the report's samples print with.
+        train_data: the training data `fit` gets (AWD-LSTM's variable-length dataset).
 
     Returns:
         list of `keras.callbacks.Callback`.
@@ -58,6 +65,11 @@ def recipe_callbacks(config, on_nan=None, valid_ids=None, vocab=None):
     elif config.schedule == "step":
         callbacks.append(StepDecay(config.learning_rate, factor=config.lr_decay,
                                    every=config.decay_steps))
+    if callable(getattr(train_data, "set_epoch", None)):
+        callbacks.append(VariableBPTT(train_data))
+    if getattr(config, "nonmono", None):
+        callbacks.append(NTASGD(finetune_epoch=(config.max_max_epoch
+                                                if config.finetune_epochs else None)))
     return callbacks
 
 
