@@ -16,6 +16,7 @@ import time
 import keras
 
 from zoo.datasets.corpus import fit_datasets
+from zoo.datasets.corpus import fit_kwargs as recipe_fit_kwargs
 from zoo.datasets.corpus import load_corpus
 from zoo.experiments.evaluate import evaluate_stream
 from zoo.experiments.run_folder import BACKUP_DIR
@@ -62,8 +63,8 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
         data, data_dir, corpus_tokens, corpus_vocab: the corpus (`zoo.datasets.corpus`).
         seed: int, seeds the weights, dropout and the generated corpus.
         overwrite: bool, delete the folder's old run (once data and model are ready).
-            Without it a finished run of `config.max_max_epoch` epochs is not touched (its
-            results are returned) and one of fewer epochs is continued.
+            Without it a finished run of all its epochs (`fit_kwargs(config)`) is not touched
+            (its results are returned) and one of fewer epochs is continued.
         jit: bool, XLA-compile the train step.
         distribute: None, "mirrored" or "multi-worker" (`zoo.training.distribute`).
         tensorboard: bool, also log to OUTPUT_DIR/tensorboard.
@@ -87,7 +88,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
         settings["distribute"] = {"strategy": distribute, "workers": dist.num_workers(strategy)}
     with RunFolderLock(output_dir):
         state, finished = prepare_run_folder(output_dir, settings, overwrite,
-                                             config.max_max_epoch)
+                                             recipe_fit_kwargs(config)["epochs"])
         if finished is not None and state is None:  # a finished run stays finished
             print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its "
                   "results follow (pass overwrite=True to retrain it, or more epochs to "
@@ -198,7 +199,7 @@ class _Run:
         speeds = history.get("words_per_sec", [])
         results = {
             "model": config.name, "data": corpus.name, "cell": config.cell, "seed": self.seed,
-            "epochs": config.max_max_epoch,
+            "epochs": recipe_fit_kwargs(config)["epochs"],
             "vocab_size": len(corpus.vocab), "train_seconds": elapsed,
             "words_per_sec": sum(speeds) / max(len(speeds), 1),
             "history": history, "config": config.to_dict(), "perplexity_floor": corpus.floor,
