@@ -29,11 +29,11 @@ JSON_PATH = pathlib.Path(__file__).resolve().parent / "results" / "mini-ptb-qual
 
 def runs(seeds=SEEDS):
     """The table's `train.py` runs: (run id, row name, arguments)."""
-    out = [(f"ptb-small-s{s}", "ptb-small", ["--model", "ptb-small", "--data", "mini-ptb",
+    out = [(f"awd-mini-s{s}", "awd-mini", ["--model", "awd-mini", "--data", "mini-ptb",
+                                           "--seed", str(s)]) for s in seeds]
+    out += [(f"ptb-small-s{s}", "ptb-small", ["--model", "ptb-small", "--data", "mini-ptb",
                                              "--epochs", str(PTB_SMALL_EPOCHS), "--seed",
                                              str(s)]) for s in seeds]
-    out += [(f"awd-mini-s{s}", "awd-mini", ["--model", "awd-mini", "--data", "mini-ptb",
-                                           "--seed", str(s)]) for s in seeds]
     return out
 
 

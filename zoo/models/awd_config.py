@@ -109,8 +109,8 @@ AWD_PTB = AWDConfig(
 
 # Sized for mini-PTB (74k training tokens) on a 2-core CPU: about 40 minutes a seed.
 AWD_MINI = AWD_PTB.replace(
-    name="awd-mini", hidden_size=400, embedding_size=200, max_epoch=60, max_max_epoch=60,
-    finetune_epochs=20,
+    name="awd-mini", hidden_size=400, embedding_size=200, max_epoch=40, max_max_epoch=40,
+    finetune_epochs=15,
     description="AWD-LSTM sized for mini-PTB on a CPU: 3 layers (400, 400, 200), tied, "
                 "NT-ASGD")
 
