@@ -69,7 +69,8 @@ def bptt_lengths(seed, epoch, num_tokens, bptt=70, bucket=None):
     Returns:
         `BPTTPlan(starts, lengths, lr_scales)`: int64, int64 and float64 arrays of equal
         length; `starts[0] == 0`, `starts[k + 1] == starts[k] + drawn length k`, and the
-        batches cover the row up to its last target (`num_tokens - 1` columns of `x`).
+        last batch ends at column `num_tokens - 1` (its last target is the row's last
+        token), unless a batch ends at `num_tokens - 2`, where the reference loop stops.
 
     Raises:
         ValueError: for a bad argument or a row too short for one batch (`num_tokens < 3`).
