@@ -192,6 +192,11 @@ class NTASGD(keras.callbacks.Callback):
         monitor: str, the epoch log the trigger reads. Defaults to `"val_loss"`.
         mode: `"switch"` or `"finetune"`. Defaults to `"switch"`.
 
+    Attributes:
+        switch_epoch: int or None, the epoch at whose end this callback started averaging
+            (None in a run resumed after the switch: the optimizer's `average_start` and
+            the `averaged_steps` added to the epoch logs say it there).
+
     Example:
     ```python
     model.compile(optimizer=AveragedSGD(30.0, global_clipnorm=0.25, weight_decay=1.2e-6),
