@@ -9,7 +9,8 @@
   rate (the offline default data of `python train.py`); its source, `MarkovSource`,
   is defined in `markov`.
 - `zoo.datasets.variable_bptt`: AWD-LSTM's variable-length BPTT, `bptt_lengths` (a
-  plan per epoch) and `variable_bptt_dataset` (a PyDataset, in `variable_bptt_pipeline`).
+  plan per epoch, defined in `bptt_plan`) and `variable_bptt_dataset` (a PyDataset,
+  in `variable_bptt_pipeline`).
 
 Importing this package needs only numpy: TensorFlow is imported by the tf.data
 pipelines and Keras by the downloaders and `variable_bptt_dataset`, when they are called.
@@ -34,6 +35,6 @@ from zoo.datasets.text8 import char_epoch_size
 from zoo.datasets.text8 import load_text8
 from zoo.datasets.text8 import text8_dataset
 from zoo.datasets.text8 import to_text8
-from zoo.datasets.variable_bptt import BPTTPlan
-from zoo.datasets.variable_bptt import bptt_lengths
+from zoo.datasets.bptt_plan import BPTTPlan
+from zoo.datasets.bptt_plan import bptt_lengths
 from zoo.datasets.variable_bptt import variable_bptt_dataset

@@ -21,7 +21,7 @@ import numpy as np
 
 from zoo import checks
 from zoo.datasets.ptb_pipeline import _as_ids
-from zoo.datasets.variable_bptt import bptt_lengths
+from zoo.datasets.bptt_plan import bptt_lengths
 
 
 class VariableBPTTDataset(keras.utils.PyDataset):

@@ -210,6 +210,11 @@ class NTASGD(keras.callbacks.Callback):
         finetune_epoch: int >= 1 or None, the first epoch of the fine-tuning stage (with
             `mode="switch"`). Defaults to `None`: no fine-tuning in this `fit`.
 
+    Attributes:
+        switch_epoch: int or None, the epoch at whose end this callback started averaging
+            (None in a run resumed after the switch: the optimizer's `average_start` and
+            the `averaged_steps` added to the epoch logs say it there).
+
     Example:
     ```python
     model.compile(optimizer=AveragedSGD(30.0, global_clipnorm=0.25, weight_decay=1.2e-6),
