@@ -235,3 +235,42 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"NTASGD monitors `val_loss`, which is not in the "
                                          r"epoch logs \(keys: \['loss'\]\)"):
         dense_model(2).fit(X, Y, epochs=1, verbose=0, callbacks=[NTASGD()])
+
+
+class Weights(keras.callbacks.Callback):
+    """The raw (kernel, bias) after every training step."""
+
+    def on_train_begin(self, logs=None):
+        self.steps = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append([w.copy() for w in self.model.get_weights()])
+
+
+def test_finetune_epoch_restarts_from_the_averages_and_stops_by_the_rule():
+    # n = 1. Epoch 2 switches: 5 > min([4]). Fine-tuning from epoch 4 forgets that history:
+    # epoch 6 does not fire (8.5 > min([9]) is false), epoch 7 does (10 > min([9, 8])), so
+    # fit stops after epoch 7 of 10.
+    values = [4, 3, 5, 6, 9, 8, 8.5, 10, 1, 1]
+    model = dense_model(nonmono=1)
+    weights = Weights()
+    history = model.fit(X, Y, batch_size=4, epochs=len(values), shuffle=False, verbose=0,
+                        callbacks=[weights, ForceLogs(values), NTASGD(finetune_epoch=4)])
+    assert history.history["averaged_steps"] == [0, 0, 0, 2, 2, 4, 6, 8]
+    steps = weights.steps  # two steps an epoch
+    # Epoch 4 trains from the average of epoch 3's two iterates: its first step is one
+    # plain SGD step (lr 0.1, mse over 4 rows and 2 outputs) from that average.
+    kernel, bias = (np.mean([step[i] for step in steps[6:8]], axis=0) for i in (0, 1))
+    x, y = X[:4], Y[:4]
+    error = x @ kernel + bias - y
+    np.testing.assert_allclose(steps[8][0], kernel - 0.1 * x.T @ error * 2 / error.size,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(steps[8][1], bias - 0.1 * error.sum(0) * 2 / error.size,
+                               rtol=1e-5, atol=1e-6)
+    # fit returns the average of the fine-tuning iterates (epochs 4-7), not the raw weights.
+    for i in (0, 1):
+        np.testing.assert_allclose(model.get_weights()[i],
+                                   np.mean([step[i] for step in steps[8:16]], axis=0),
+                                   rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"^Argument `finetune_epoch` needs mode='switch'"):
+        NTASGD(mode="finetune", finetune_epoch=3)
