@@ -4,6 +4,7 @@ what the machine runs out of (issue 12). All in-process except the real full dis
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -256,3 +257,25 @@ def test_flags_that_do_not_apply_to_the_model_are_refused(flag, line, tmp_path, 
     assert run_main(["--model", "mirror-seq2seq", *flag, "--output-dir", str(out)]) == 2
     assert one_error_line(capsys).startswith(line)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [[], ["--model", "mirror-seq2seq"], ["tune"],
+                                     ["evaluate", "--checkpoint", "run/best.keras"]])
+def test_data_dir_with_generated_data_is_refused(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written: not even the default run folder
+    argv = [*command, "--data-dir", str(tmp_path / "ptb"), "--output-dir", "out"]
+    if command and command[0] in ("tune", "evaluate"):
+        argv = argv[:-2]
+    assert run_main(argv) == 2
+    assert one_error_line(capsys).startswith(
+        "--data-dir applies to real data (--data ptb, mini-ptb or text8), not --data synthetic")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_corpus_refuses_a_data_dir_for_generated_data(tmp_path):
+    from zoo.datasets.corpus import load_corpus
+
+    with pytest.raises(ValueError, match=re.escape(
+            "Argument `data_dir` does not apply to data='synthetic' (it is generated). "
+            f"Received: data_dir={tmp_path}")):
+        load_corpus("synthetic", "word", data_dir=str(tmp_path), corpus_tokens=1000)

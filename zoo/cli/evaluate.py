@@ -4,6 +4,7 @@
 from zoo.cli._args import CLIError
 from zoo.cli._args import Parser
 from zoo.cli._args import add_data_args
+from zoo.cli._args import check_data_args
 from zoo.cli._args import positive_int
 from zoo.cli._args import seed_int
 
@@ -21,6 +22,7 @@ def build_parser():
 
 def run(argv):
     args = build_parser().parse_args(argv)
+    check_data_args(args)
     from zoo.experiments.evaluate import checkpoint_kind
     from zoo.experiments.evaluate import evaluate_lm
 
