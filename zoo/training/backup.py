@@ -133,11 +133,13 @@ def read_backup(backup_dir):
 
     Returns:
         None, or a dict with `epoch` (epochs finished), `weights` and `states` (file names
-        in `backup_dir`) and `settings` (what the run was started with, or None).
+        in `backup_dir`, `epoch-EPOCH.*`), `bytes` (their sizes when written) and
+        `settings` (what the run was started with, or None).
 
     Raises:
-        BackupError: the record or a file it names is missing or unreadable; the message
-            names the file.
+        BackupError: the record or a file it names is missing or unreadable, or does not
+            match the record (another epoch's file, another size); the message names the
+            file.
     """
     path = os.path.join(backup_dir, BACKUP_STATE_FILE)
     if not os.path.exists(path):
@@ -147,11 +149,20 @@ def read_backup(backup_dir):
             state = json.load(f)
         checks.non_negative_int("epoch", state["epoch"])
         files = [os.path.join(backup_dir, state[k]) for k in ("weights", "states")]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        sizes = state.get("bytes", {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise _corrupt(path, e) from None
-    for file in files:
+    epoch = state["epoch"]
+    for key, file in zip(("weights", "states"), files):
         if not os.path.isfile(file):
             raise BackupError(f"backup {path} names {file}, which is missing")
+        if not os.path.basename(file).startswith(f"epoch-{epoch}."):
+            raise BackupError(f"backup {path} is corrupt: it claims epoch {epoch} but names "
+                              f"{file}")
+        # Recorded at write time (backups written before have no sizes to check).
+        if key in sizes and os.path.getsize(file) != sizes[key]:
+            raise BackupError(f"backup {path} is corrupt: {file} has "
+                              f"{os.path.getsize(file)} bytes, {sizes[key]} were written")
     return state
 
 
@@ -273,6 +284,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         with _replacing(os.path.join(self.backup_dir, states)) as f:
             np.savez(f, **arrays)
         record = {"epoch": epoch, "weights": weights, "states": states,
+                  "bytes": {k: os.path.getsize(os.path.join(self.backup_dir, name))
+                            for k, name in (("weights", weights), ("states", states))},
                   "settings": self.settings}
         with _replacing(self.state_path, "w") as f:  # its rename is the commit
             json.dump(record, f, indent=1)
