@@ -161,8 +161,8 @@ def read_backup(backup_dir):
                               f"{file}")
         # Recorded at write time (backups written before have no sizes to check).
         if key in sizes and os.path.getsize(file) != sizes[key]:
-            raise BackupError(f"backup {path} is corrupt: {file} has "
-                              f"{os.path.getsize(file)} bytes, {sizes[key]} were written")
+            raise BackupError(f"backup {file} is corrupt ({os.path.getsize(file)} bytes, "
+                              f"{sizes[key]} were written)")
     return state
 
 
