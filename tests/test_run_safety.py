@@ -387,3 +387,45 @@ def test_more_epochs_continue_a_finished_run_even_after_a_kill(straight, tmp_pat
     assert history_epochs(out) == ["0", "1"]
     assert json.loads((out / "results.json").read_text())["epochs"] == 2
     assert_same_weights(final_weights(out), final_weights(straight["word"]))
+
+
+def _edit_backup(out, epoch, rename=False):
+    """Hand-edits backup.json to claim `epoch` (renaming its files to match with `rename`)."""
+    path = out / "backup" / "backup.json"
+    record = json.loads(path.read_text())
+    if rename:
+        for key in ("weights", "states"):
+            name = f"epoch-{epoch}." + record[key].split(".", 1)[1]
+            (out / "backup" / record[key]).rename(out / "backup" / name)
+            record[key] = name
+    record["epoch"] = epoch
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_a_backup_claiming_an_epoch_it_does_not_hold_is_refused(interrupted_run, tmp_path,
+                                                                capsys):
+    out = _interrupted(interrupted_run, tmp_path)
+    path = _edit_backup(out, 7)
+    capsys.readouterr()
+    assert run_main([*TINY, "--output-dir", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: backup {path} is corrupt: it claims epoch 7 but names "), line
+    # Renamed to match, epoch 7 is still beyond the 2 epochs of the run.
+    _edit_backup(out, 7, rename=True)
+    assert run_main([*TINY, "--output-dir", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith(f"error: backup {path} holds epoch 7 of a run of 2 epochs"), line
+
+
+def test_a_truncated_backup_file_is_refused_by_its_recorded_size(interrupted_run, tmp_path,
+                                                                 capsys):
+    out = _interrupted(interrupted_run, tmp_path)
+    states = next((out / "backup").glob("*.states.npz"))
+    states.write_bytes(states.read_bytes()[:-1])  # still a readable zip? never mind: refused
+    capsys.readouterr()
+    assert run_main([*TINY, "--output-dir", str(out)]) == 2
+    line = one_error_line(capsys)
+    size = states.stat().st_size
+    assert line.startswith(f"error: backup {states} is corrupt ({size} bytes, {size + 1} were "
+                           "written)"), line

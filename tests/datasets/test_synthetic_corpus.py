@@ -4,12 +4,17 @@ import json
 import math
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from zoo.datasets import ptb
 from zoo.datasets import synthetic
+from helpers import ROOT
 
 SMALL = dict(num_train_tokens=3000, num_valid_tokens=500, num_test_tokens=500, vocab_size=60)
 
@@ -102,6 +107,43 @@ def test_load_synthetic_caches(tmp_path):
     assert os.stat(corpus / "ptb.train.txt").st_mtime_ns == stamp  # read, not regenerated
     np.testing.assert_array_equal(again.train, data.train)
     assert again.vocab == data.vocab
+
+
+def test_a_truncated_cached_corpus_is_made_again(tmp_path):
+    data = synthetic.load_synthetic(cache_dir=tmp_path, seed=1, **SMALL)
+    (corpus,) = (tmp_path / "datasets" / "zoo-synthetic").iterdir()
+    train = corpus / "ptb.train.txt"
+    whole = train.read_bytes()
+    train.write_bytes(whole[: len(whole) // 2])  # a cut-short copy
+    again = synthetic.load_synthetic(cache_dir=tmp_path, seed=1, **SMALL)
+    np.testing.assert_array_equal(again.train, data.train)
+    assert train.read_bytes() == whole
+    (corpus / "ptb.valid.txt").write_bytes(whole[:-1] + b"x")  # same size, other text
+    again = synthetic.load_synthetic(cache_dir=tmp_path, seed=1, **SMALL)
+    np.testing.assert_array_equal(again.valid, data.valid)
+
+
+def test_a_killed_generation_leaves_no_temporary_folder(tmp_path):
+    base = tmp_path / "datasets" / "zoo-synthetic"
+    code = ("from zoo.datasets import synthetic; "
+            f"synthetic.load_synthetic(cache_dir={str(tmp_path)!r}, num_train_tokens=20_000_000)")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None and not (
+                base.is_dir() and any(".tmp-" in p.name for p in base.iterdir())):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the generation must be killed mid-way"
+    (left,) = base.iterdir()
+    assert left.name.endswith(f".tmp-{proc.pid}")
+    synthetic.load_synthetic(cache_dir=tmp_path, seed=1, **SMALL)  # any later load
+    assert not left.exists()
+    assert all(".tmp-" not in p.name for p in base.iterdir())
 
 
 def test_text8_stream_and_its_char_entropy(source):

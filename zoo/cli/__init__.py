@@ -82,5 +82,6 @@ def main(argv=None):
         if line is None:
             raise
         print(f"error: {line}", file=sys.stderr)
-        sys.exit(2)
+        # exit 1: the settings were valid, the machine was not (as a diverged run).
+        sys.exit(1 if line.startswith("disk full") else 2)
     sys.exit(status or 0)

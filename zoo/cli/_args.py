@@ -57,6 +57,14 @@ def add_data_args(p, default="synthetic"):
                    help="synthetic data only: vocabulary size of the generated corpus")
 
 
+def check_data_args(args):
+    """Refuses data flags that do not apply to `--data` (one `CLIError` line)."""
+    if args.data == "synthetic" and args.data_dir is not None:
+        raise CLIError(f"--data-dir applies to real data (--data ptb, mini-ptb or text8), not "
+                       f"--data synthetic, which is generated: drop --data-dir "
+                       f"{args.data_dir} or choose the data it holds")
+
+
 def add_model_args(p):
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"a registered config (default {DEFAULT_MODEL}); --list-models shows all")

@@ -9,6 +9,7 @@ from zoo import checks
 from zoo.cli._args import CLIError
 from zoo.cli._args import Parser
 from zoo.cli._args import add_data_args
+from zoo.cli._args import check_data_args
 from zoo.cli._args import positive_int
 from zoo.cli._args import seed_int
 
@@ -128,6 +129,7 @@ def _describe(r):
 
 def run(argv):
     args = build_parser().parse_args(argv)
+    check_data_args(args)
     from zoo.experiments.evaluate import checkpoint_kind
     from zoo.experiments.evaluate import evaluate_lm
 

@@ -6,6 +6,7 @@ from zoo.cli._args import CLIError
 from zoo.cli._args import Parser
 from zoo.cli._args import add_data_args
 from zoo.cli._args import add_model_args
+from zoo.cli._args import check_data_args
 from zoo.cli._args import seed_int
 from zoo.models.configs import get_config
 from zoo.models.configs import list_configs
@@ -83,6 +84,7 @@ def check_args(args):
     """Checks made before anything is loaded or trained."""
     if args.list_models:
         return
+    check_data_args(args)
     if args.output_dir is not None and os.path.exists(args.output_dir) and not (
             os.path.isdir(args.output_dir)):
         raise CLIError(f"argument --output-dir: {args.output_dir} is a file, not a directory")

@@ -29,6 +29,7 @@ import sys
 
 from zoo.cli._args import Parser
 from zoo.cli._args import add_data_args
+from zoo.cli._args import check_data_args
 from zoo.cli._args import positive_float
 from zoo.cli._args import positive_int
 from zoo.cli._args import seed_int
@@ -93,6 +94,7 @@ def parse_args(argv):
     from zoo.tuning.space import SPACE_FLAGS
 
     args = build_parser().parse_args(argv)
+    check_data_args(args)
     args.space_flags = {flag: getattr(args, flag[2:].replace("-", "_"))
                         for flag in SPACE_FLAGS}
     return args

@@ -40,6 +40,9 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
     if data not in (CHAR_DATA if char else WORD_DATA):
         raise ValueError(f"--data {data} has no {'character' if char else 'word'} version; "
                          f"choose one of {', '.join(CHAR_DATA if char else WORD_DATA)}")
+    if data == "synthetic" and data_dir is not None:
+        raise ValueError("Argument `data_dir` does not apply to data='synthetic' (it is "
+                         f"generated). Received: data_dir={data_dir}")
     if data != "synthetic" and (corpus_tokens or corpus_vocab):
         raise ValueError("--corpus-tokens/--corpus-vocab only apply to --data synthetic")
     floor = None

@@ -86,16 +86,19 @@ def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
     rng = np.random.default_rng([int(seed), 1])
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    tokens, cross_entropy = {}, {}
+    tokens, cross_entropy, files = {}, {}, {}
     for split, n in (("train", num_train_tokens), ("valid", num_valid_tokens),
                      ("test", num_test_tokens)):
         ids = source.sample_sentences(n, rng)
         tokens[split] = int(len(ids))
         cross_entropy[split] = source.log_loss(ids)
         path = os.path.join(out_dir, f"ptb.{split}.txt")
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            f.write(_lines(source.decode(ids)))
+        text = _lines(source.decode(ids)).encode("utf-8")
+        with open(path + ".tmp", "wb") as f:
+            f.write(text)
         os.replace(path + ".tmp", path)
+        files[os.path.basename(path)] = {"bytes": len(text),
+                                         "sha256": hashlib.sha256(text).hexdigest()}
     summary = {
         "format_version": _FORMAT_VERSION,
         "source": dict(source.get_config(), type="zoo.datasets.synthetic.MarkovSource"),
@@ -108,6 +111,7 @@ def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
         "split_perplexity": {k: math.exp(v) for k, v in cross_entropy.items()},
         "requested_tokens": {"train": num_train_tokens, "valid": num_valid_tokens,
                              "test": num_test_tokens},
+        "files": files,
     }
     with open(os.path.join(out_dir, "synthetic.json.tmp"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
@@ -123,7 +127,10 @@ def load_synthetic(cache_dir=None, num_train_tokens=200_000, num_valid_tokens=20
     The corpus lives in `<cache_dir>/datasets/zoo-synthetic/<key>/`, `key`
     naming the arguments, so it is generated on first use (about a second for
     the defaults) and read afterwards. It is written to a temporary directory
-    and renamed, so an interrupted run leaves no half corpus behind.
+    and renamed, so an interrupted run leaves no half corpus behind (and the next call
+    deletes the temporary folder of a killed one). Every split's size and sha256 are
+    recorded in `synthetic.json` and checked on each load: a truncated or edited cached
+    corpus is generated again.
 
     Args:
         cache_dir: str or None, the Keras cache root. Defaults to `$KERAS_HOME` or `~/.keras`.
@@ -147,18 +154,61 @@ def load_synthetic(cache_dir=None, num_train_tokens=200_000, num_valid_tokens=20
     base = os.path.join(_download.keras_cache_dir(cache_dir), "datasets", "zoo-synthetic")
     final = os.path.join(base, key)
     summary_path = os.path.join(final, "synthetic.json")
-    if not os.path.isfile(summary_path):
+    _remove_abandoned(base)
+    summary = _checked_summary(final)
+    if summary is None:  # not made yet, or damaged (a cache: made again, identically)
         tmp = f"{final}.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         generate_corpus(tmp, **params)
+        if os.path.isdir(final) and _checked_summary(final) is None:
+            shutil.rmtree(final, ignore_errors=True)
         try:
             os.replace(tmp, final)
         except OSError:  # another process finished first
             shutil.rmtree(tmp, ignore_errors=True)
-    with open(summary_path, encoding="utf-8") as f:
-        summary = json.load(f)
+        with open(summary_path, encoding="utf-8") as f:
+            summary = json.load(f)
     data = load_ptb(data_dir=final)
     return (data, summary) if return_summary else data
+
+
+def _checked_summary(folder):
+    """The folder's synthetic.json if every file it lists has its recorded size and
+    sha256, else None (no corpus, a truncated or edited one, or one made before files
+    were recorded)."""
+    try:
+        with open(os.path.join(folder, "synthetic.json"), encoding="utf-8") as f:
+            summary = json.load(f)
+        files = summary["files"]
+        for name in ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"):
+            with open(os.path.join(folder, name), "rb") as f:
+                data = f.read()
+            if (len(data) != files[name]["bytes"] or
+                    hashlib.sha256(data).hexdigest() != files[name]["sha256"]):
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return summary
+
+
+def _remove_abandoned(base):
+    """Deletes the temporary folders (`KEY.tmp-PID`) of generations whose process is gone."""
+    if not os.path.isdir(base):
+        return
+    for name in os.listdir(base):
+        pid = name.rpartition(".tmp-")[2]
+        if ".tmp-" in name and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def generate_text8(num_chars=1_000_000, seed=0, vocab_size=300, **source_kwargs):

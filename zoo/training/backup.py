@@ -1,118 +1,25 @@
 """Checkpoints and run backups that a kill at any instant cannot leave half written.
 
-- `atomic_save(model, path)`: `model.save` / `save_weights` to a temporary name, then
-  `os.replace`.
-- `AtomicModelCheckpoint`: `keras.callbacks.ModelCheckpoint` that never leaves half a file.
+- `atomic_save(model, path)`, `AtomicModelCheckpoint`: defined in `zoo.training.atomic`,
+  importable from here too.
 - `AtomicBackupAndRestore`: `keras.callbacks.BackupAndRestore` whose backup (weights,
   optimizer, RNN states, epoch, settings) is one atomically replaced unit, kept after `fit`.
 - `read_backup`, `describe_changes`, `BackupError`: reading a backup and saying why it
   does not fit the run.
 """
 
-import contextlib
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
 
 from zoo import checks
+from zoo.training.atomic import AtomicModelCheckpoint  # noqa: F401  (re-exported)
+from zoo.training.atomic import _replacing
+from zoo.training.atomic import atomic_save
 from zoo.training.states import _sync_backend_state, get_rnn_states, set_rnn_states
-
-
-def _fsync(path):
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _tmp_path(path):
-    """A temporary name beside `path` that keeps its extension (Keras checks it)."""
-    folder, name = os.path.split(os.fspath(path))
-    return os.path.join(folder, f".tmp-{name}")
-
-
-@contextlib.contextmanager
-def _replacing(path, mode="wb"):
-    """A file open for writing at a temporary name beside `path`, flushed to disk and
-    renamed over `path` when the block ends without an error."""
-    tmp = _tmp_path(path)
-    with open(tmp, mode) as f:
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_save(model, path, weights_only=False):
-    """Saves `model` (or its weights) to `path` so that `path` is never half written.
-
-    The file is written to a temporary name in the same folder, flushed to disk and
-    renamed over `path` with `os.replace`: a kill at any instant leaves either the old
-    file or the new one.
-
-    Args:
-        model: `keras.Model`, the model to save.
-        path: str, a `.keras` file (or a `.weights.h5` file with `weights_only=True`).
-        weights_only: bool, call `save_weights` instead of `save`. Defaults to `False`.
-    """
-    tmp = _tmp_path(path)
-    if weights_only:
-        model.save_weights(tmp, overwrite=True)
-    else:
-        model.save(tmp, overwrite=True)
-    _fsync(tmp)
-    os.replace(tmp, path)
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """`keras.callbacks.ModelCheckpoint` that writes to a temporary name and renames.
-
-    Keras's callback writes straight into `filepath`, so a kill during the write leaves a
-    truncated checkpoint (and, with `save_best_only`, the previous best is lost with it).
-    This subclass lets Keras decide when to save, saves to `.tmp-NAME` beside `filepath`,
-    and `os.replace`s it over `filepath` at the end of the epoch. A leftover temporary
-    file from a killed run is deleted when training starts. `filepath` must be a fixed
-    name (no `{epoch}` placeholders) and `save_freq` `"epoch"`.
-
-    Args:
-        filepath: str, the checkpoint (`.keras`, or `.weights.h5` with
-            `save_weights_only=True`).
-        **kwargs: as `keras.callbacks.ModelCheckpoint` (`monitor`, `mode`,
-            `save_best_only`, `initial_value_threshold`, ...).
-
-    Example:
-    ```python
-    model.fit(ds, validation_data=valid_ds, epochs=4, callbacks=[
-        AtomicModelCheckpoint("run/best.keras", monitor="val_loss", save_best_only=True)])
-    ```
-    """
-
-    def __init__(self, filepath, **kwargs):
-        filepath = os.fspath(filepath)
-        if "{" in filepath:
-            raise ValueError(f"Argument `filepath` must be a fixed file name. "
-                             f"Received: filepath={filepath}")
-        if kwargs.get("save_freq", "epoch") != "epoch":
-            raise ValueError(f"Argument `save_freq` must be 'epoch'. "
-                             f"Received: save_freq={kwargs['save_freq']}")
-        self.final_path = filepath
-        super().__init__(_tmp_path(filepath), **kwargs)
-
-    def on_train_begin(self, logs=None):
-        if os.path.exists(self.filepath):
-            os.remove(self.filepath)
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if os.path.exists(self.filepath):
-            _fsync(self.filepath)
-            os.replace(self.filepath, self.final_path)
-
-    def get_config(self):
-        return {"filepath": self.final_path, "monitor": self.monitor,
-                "save_best_only": self.save_best_only,
-                "save_weights_only": self.save_weights_only, "verbose": self.verbose}
 
 
 class BackupError(ValueError):
@@ -133,11 +40,13 @@ def read_backup(backup_dir):
 
     Returns:
         None, or a dict with `epoch` (epochs finished), `weights` and `states` (file names
-        in `backup_dir`) and `settings` (what the run was started with, or None).
+        in `backup_dir`, `epoch-EPOCH.*`), `bytes` (their sizes when written) and
+        `settings` (what the run was started with, or None).
 
     Raises:
-        BackupError: the record or a file it names is missing or unreadable; the message
-            names the file.
+        BackupError: the record or a file it names is missing or unreadable, or does not
+            match the record (another epoch's file, another size); the message names the
+            file.
     """
     path = os.path.join(backup_dir, BACKUP_STATE_FILE)
     if not os.path.exists(path):
@@ -147,11 +56,20 @@ def read_backup(backup_dir):
             state = json.load(f)
         checks.non_negative_int("epoch", state["epoch"])
         files = [os.path.join(backup_dir, state[k]) for k in ("weights", "states")]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        sizes = state.get("bytes", {})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise _corrupt(path, e) from None
-    for file in files:
+    epoch = state["epoch"]
+    for key, file in zip(("weights", "states"), files):
         if not os.path.isfile(file):
             raise BackupError(f"backup {path} names {file}, which is missing")
+        if not os.path.basename(file).startswith(f"epoch-{epoch}."):
+            raise BackupError(f"backup {path} is corrupt: it claims epoch {epoch} but names "
+                              f"{file}")
+        # Recorded at write time (backups written before have no sizes to check).
+        if key in sizes and os.path.getsize(file) != sizes[key]:
+            raise BackupError(f"backup {file} is corrupt ({os.path.getsize(file)} bytes, "
+                              f"{sizes[key]} were written)")
     return state
 
 
@@ -273,6 +191,8 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
         with _replacing(os.path.join(self.backup_dir, states)) as f:
             np.savez(f, **arrays)
         record = {"epoch": epoch, "weights": weights, "states": states,
+                  "bytes": {k: os.path.getsize(os.path.join(self.backup_dir, name))
+                            for k, name in (("weights", weights), ("states", states))},
                   "settings": self.settings}
         with _replacing(self.state_path, "w") as f:  # its rename is the commit
             json.dump(record, f, indent=1)
@@ -282,8 +202,6 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
 
     def delete(self):
         """Deletes the backup folder (call it when the run's results are written)."""
-        import shutil
-
         shutil.rmtree(self.backup_dir, ignore_errors=True)
 
     def get_config(self):
