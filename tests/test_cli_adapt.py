@@ -78,7 +78,7 @@ def test_tuning_reads_valid_only_until_the_values_are_chosen(checkpoint, capsys,
     monkeypatch.setattr(stream, "stream_ids", record)
     lines = evaluate(capsys, checkpoint, "--tune-on-valid", "--cache-window", "5", "50",
                      "--cache-theta", "0.1", "1.0", "--cache-lambda", "0.1", "0.4",
-                     "--dynamic-lr", "0", "0.5", "--dynamic-decay", "0.1",
+                     "--dynamic-lr", "0.5", "--dynamic-decay", "0.1",
                      "--dynamic-seq-len", "25")
     runs = [s for i, s in enumerate(seen) if i == 0 or s != seen[i - 1]]
     assert runs == ["valid", "test", "valid", "test"], seen  # cache, then dynamic evaluation

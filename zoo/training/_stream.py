@@ -62,10 +62,14 @@ def target_log_probs(logits, targets):
 def forward(model, x):
     """`model(x)` at inference as numpy arrays, its stateful RNNs moving on.
 
-    A plain call, not `predict_on_batch`: on JAX, `predict` and `predict_on_batch` leave
-    the RNN states where they were (checked with Keras 3.15), so chunks would not carry over.
+    `predict_on_batch` (compiled, about 20× faster than a plain call on TensorFlow), but a
+    plain call on JAX, where `predict` and `predict_on_batch` leave the RNN states where they
+    were (checked with Keras 3.15), so chunks would not carry over.
     """
-    out = model(x, training=False)
+    if keras.backend.backend() == "jax":
+        out = model(x, training=False)
+    else:
+        out = model.predict_on_batch(x)
     if isinstance(out, (list, tuple)):
         return [keras.ops.convert_to_numpy(o) for o in out]
     return keras.ops.convert_to_numpy(out)

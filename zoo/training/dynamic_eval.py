@@ -23,6 +23,7 @@ from keras import ops
 
 from zoo import checks
 from zoo.training import _stream
+from zoo.training.states import find_stateful_rnn_layers
 from zoo.training.states import reset_rnn_states
 
 METHODS = ("sgd", "rms")
@@ -103,10 +104,11 @@ class DynamicEvaluation(keras.optimizers.Optimizer):
                        for v, s in zip(var_list, stats)]
 
     def _constant(self, reference, value, tag):
-        """A new optimizer variable shaped as `reference`, holding `value` (read eagerly)."""
+        """A new optimizer variable shaped as `reference`, holding a copy of `value` (read
+        eagerly; a copy, since JAX donates the buffers of both variables to the step)."""
         return self.add_variable(
             shape=reference.shape, dtype=reference.dtype, name=f"{reference.name}_{tag}",
-            initializer=lambda shape, dtype=None: ops.cast(ops.convert_to_tensor(value), dtype))
+            initializer=lambda shape, dtype=None: ops.copy(ops.cast(value, dtype)))
 
     def update_step(self, gradient, variable, learning_rate):
         i = self._get_variable_index(variable)
@@ -151,7 +153,17 @@ class _Inference(keras.Model):
         return self.lm(inputs, training=False)
 
 
+def _check_backend(model):
+    """ValueError for a stateful RNN on JAX, where `train_on_batch` cannot carry its state."""
+    if keras.backend.backend() == "jax" and find_stateful_rnn_layers(model):
+        raise ValueError(
+            "dynamic evaluation of a stateful RNN needs the TensorFlow backend: on JAX "
+            "(Keras 3.15) stateful RNN states are not model variables, so every "
+            "train_on_batch would start its segment from zero states")
+
+
 def _stepper(model, optimizer, scored=True):
+    _check_backend(model)
     wrapper = _Inference(model)
     metrics = [keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="ce")]
     wrapper.compile(optimizer=optimizer, metrics=metrics if scored else None,
