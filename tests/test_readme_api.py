@@ -58,3 +58,29 @@ def test_last_epoch_trained_at_the_recipes_decayed_rate(api):
     lr = float(ops.convert_to_numpy(api["model"].optimizer.learning_rate))
     assert lr == pytest.approx(decayed)
     assert lr < config.learning_rate
+
+
+AWD_BLOCK = re.compile(r"<!-- python-api-awd -->\n```python\n(.*?)```\n<!-- /python-api-awd -->",
+                       re.S)
+
+
+def test_the_awd_pieces_example_builds_the_awd_model_and_trains():
+    """README "AWD-LSTM": the block builds; at inference it is the tied LSTM stack with the
+    decoder's bias, recomputed in numpy; it takes a training step."""
+    from helpers.layers import numpy_lstm
+
+    [block] = AWD_BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    namespace = {"__name__": "readme_awd"}
+    exec(compile(block, "README.md (python-api-awd)", "exec"), namespace)
+    model = namespace["model"]
+    ids = np.random.default_rng(0).integers(0, namespace["vocab"], (2, 70))
+    logits = ops.convert_to_numpy(model(ids, training=False))
+    embedding = model.layers[1]
+    table = ops.convert_to_numpy(embedding.embeddings)
+    x = table[ids[:, :6]]  # the first steps: a causal LSTM's outputs there need only them
+    for lstm in [layer for layer in model.layers if "lstm" in layer.name]:
+        x, _, _ = numpy_lstm(x, *lstm.get_weights())
+    bias = ops.convert_to_numpy(embedding.output_bias)
+    np.testing.assert_allclose(logits[:, :6], x @ table.T + bias, atol=1e-4)
+    loss = model.train_on_batch(ids, ids)
+    assert math.isfinite(float(np.ravel(loss)[0]))
