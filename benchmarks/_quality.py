@@ -24,7 +24,6 @@ KN5 = {"valid": 195.5, "test": 187.5}
 CACHE = {}
 DYNAMIC = {"learning_rate": [0.003, 0.01], "decay": [0.0, 0.01], "method": "sgd"}
 QUICK_DYNAMIC = {"learning_rate": [0.01], "decay": [0.0], "method": "sgd"}
-JSON_PATH = pathlib.Path(__file__).resolve().parent / "results" / "mini-ptb-quality.json"
 
 
 def runs(seeds=SEEDS):
@@ -63,7 +62,9 @@ def _mean_sd(values):
 
 
 def table_rows(loaded):
-    """The JSON rows (`benchmarks/results/mini-ptb-quality.json`) of the loaded runs."""
+    """The JSON rows (`benchmarks/results/mini-ptb-quality.json`) of the loaded runs: per
+    row `name`, `seeds` (test perplexity per seed), `test_ppl_mean`, `test_ppl_sd`,
+    `valid_ppl_mean`, `epochs` (per seed), `wall_s`, `machine` and the adaptations' `params`."""
     from results_tables import machine_line
 
     groups = {}
@@ -100,11 +101,16 @@ def table_rows(loaded):
     return rows
 
 
+def write_json(rows, path):
+    """Writes the JSON rows to `path` (folders created)."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
 def markdown_rows(loaded):
-    """`results_tables` row builder: the table's rows and its notes; also writes the JSON."""
+    """`results_tables` row builder: the table's rows and its notes."""
     rows = table_rows(loaded)
-    JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
-    JSON_PATH.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     out = []
     for row in rows:
         epochs = sorted(set(row["epochs"]))
@@ -115,8 +121,9 @@ def markdown_rows(loaded):
                     f"{row['wall_s'] / 60:.1f} min"])
     out.append(["KN-5 (modified Kneser-Ney 5-gram, the external baseline)", f"{KN5['test']}",
                 "–", f"{KN5['valid']}", "–", "–"])
-    notes = [f"Test perplexity mean ± sd over seeds {', '.join(map(str, SEEDS))} (per-seed "
-             "values beside it); valid is the mean of the batch-1 valid perplexities (for the "
+    seeds = sorted({run["results"]["seed"] for run in loaded})
+    notes = [f"Test perplexity mean ± sd over seeds {', '.join(map(str, seeds))} (per-seed "
+             "values beside it, in that order); valid is the mean of the batch-1 valid perplexities (for the "
              "adapted rows, of the best valid point of the grid search). Cache and dynamic-"
              "evaluation values were chosen on valid only. Wall time is the mean fit time per "
              "seed (plus the search and the test pass for the adapted rows). The rows' JSON: "

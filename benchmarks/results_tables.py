@@ -25,6 +25,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # _quality, also when loaded by path (tests)
 
 import _quality  # noqa: E402 (the mini-PTB quality table)
 from zoo.layers.factory import CELLS  # noqa: E402 (one table row per cell)
@@ -87,7 +88,10 @@ TABLES = {
         header=["model", "test (mean ± sd)", "test by seed", "valid", "epochs",
                 "time per seed"],
         runs=_quality.runs(),
+        quick_runs=_quality.runs(seeds=(0,)),
+        quick_args=["--batch-size", "4", "--num-steps", "10"],  # AWD's 20 × 70 is too big
         rows=_quality.markdown_rows,
+        json=_quality.table_rows,  # also RUNS_DIR/NAME.json and benchmarks/results/NAME.json
         adapt=("awd-mini",),  # these rows also get the cache and dynamic evaluation
     ),
 }
@@ -97,13 +101,13 @@ def run_dir(runs_dir, table, run_id):
     return pathlib.Path(runs_dir) / table / run_id
 
 
-def train(args, out, quick=False, log=print):
+def train(args, out, quick=False, log=print, quick_args=()):
     """Runs `python train.py args` into `out`; raises RuntimeError if it fails.
 
     A real run gets a process of its own; `quick` runs share this one (one TensorFlow
     import instead of one per run) and call the same `zoo.cli.main` that train.py calls.
     """
-    argv = [*args, *(QUICK_ARGS if quick else []), "--output-dir", str(out),
+    argv = [*args, *([*QUICK_ARGS, *quick_args] if quick else []), "--output-dir", str(out),
             "--verbose", "0" if quick else "2"]
     log(f"$ {_command(argv)}")
     start = time.perf_counter()
@@ -124,9 +128,15 @@ def train(args, out, quick=False, log=print):
     log(f"  done in {_minutes(time.perf_counter() - start)}")
 
 
-def load_runs(runs_dir, table):
+def table_runs(table, quick=False):
+    """`(run id, label, train.py args)` of `table` (`--quick`: its `quick_runs`, if any)."""
+    spec = TABLES[table]
+    return spec.get("quick_runs", spec["runs"]) if quick else spec["runs"]
+
+
+def load_runs(runs_dir, table, quick=False):
     runs = []
-    for run_id, label, args in TABLES[table]["runs"]:
+    for run_id, label, args in table_runs(table, quick):
         path = run_dir(runs_dir, table, run_id) / "results.json"
         if not path.is_file():
             raise FileNotFoundError(f"no results.json for `{_command(args)}` at {path}; "
@@ -213,16 +223,18 @@ def main(argv=None):
     try:
         if not args.render_only:
             for name in names:
-                for run_id, label, run_args in TABLES[name]["runs"]:
+                for run_id, label, run_args in table_runs(name, args.quick):
                     out = run_dir(args.runs_dir, name, run_id)
                     if args.resume and (out / "results.json").is_file():
                         print(f"$ {_command(run_args)}: done before, kept")
                     else:
-                        train(run_args, out, quick=args.quick)
+                        train(run_args, out, quick=args.quick,
+                              quick_args=TABLES[name].get("quick_args", ()))
                     if label in TABLES[name].get("adapt", ()) and not (
                             args.resume and (out / "adapt.json").is_file()):
                         adapt(out, quick=args.quick)
-        tables = {name: render(name, load_runs(args.runs_dir, name)) for name in names}
+        loaded = {name: load_runs(args.runs_dir, name, args.quick) for name in names}
+        tables = {name: render(name, runs) for name, runs in loaded.items()}
         if args.update_readme:
             update_readme(args.update_readme, tables)
     except (RuntimeError, FileNotFoundError, ValueError) as e:
@@ -232,6 +244,11 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     for name, markdown in tables.items():
         (out / f"{name}.md").write_text(markdown + "\n", encoding="utf-8")
+        if "json" in TABLES[name]:  # the committed copy comes from real runs only
+            rows = TABLES[name]["json"](loaded[name])
+            for path in [out / f"{name}.json"] + ([] if args.quick else [
+                    ROOT / "benchmarks" / "results" / f"{name}.json"]):
+                _quality.write_json(rows, path)
         print(f"\n{TABLES[name]['title']}  [{name}]\n\n{markdown}")
     return 0
 

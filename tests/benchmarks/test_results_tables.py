@@ -95,10 +95,38 @@ def test_readme_tables_replaced_between_markers_only(quick):
     tmp, _ = quick
     original, original_rest = readme_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     updated, updated_rest = readme_blocks((tmp / "README.md").read_text(encoding="utf-8"))
-    assert set(original) == set(updated) == {"default", "mini-ptb-cells"}
+    assert set(original) == set(updated) == {"default", "mini-ptb-cells", "mini-ptb-quality"}
     assert updated_rest == original_rest
     for name, block in updated.items():
         assert block == (tmp / "runs" / f"{name}.md").read_text().rstrip("\n")
+
+
+@pytest.mark.slow
+def test_quality_table_and_json_from_the_runs_and_their_adaptations(quick):
+    tmp, _ = quick
+    rows = json.loads((tmp / "runs" / "mini-ptb-quality.json").read_text())
+    by_name = {row["name"]: row for row in rows}
+    assert list(by_name) == ["awd-mini", "awd-mini + cache", "awd-mini + dynamic eval",
+                             "ptb-small"]
+    awd = results(tmp, "mini-ptb-quality", "awd-mini-s0")
+    adapt = json.loads((tmp / "runs" / "mini-ptb-quality" / "awd-mini-s0" / "adapt.json")
+                       .read_text())
+    assert awd["model"] == "awd-mini" and awd["config"]["kind"] == "awd"
+    assert by_name["awd-mini"]["seeds"] == [awd["test_perplexity"]]
+    assert by_name["awd-mini + cache"]["seeds"] == [adapt["cache"]["perplexity"]]
+    assert by_name["awd-mini + dynamic eval"]["seeds"] == [adapt["dynamic"]["perplexity"]]
+    for method in ("cache", "dynamic"):  # tuned on valid, scored on test, beside the LSTM
+        assert adapt[method]["split"] == "test" and adapt[method]["valid"] is not None
+        assert adapt[method]["model_perplexity"] == pytest.approx(awd["test_perplexity"],
+                                                                  rel=1e-3)
+    assert by_name["ptb-small"]["seeds"] == [
+        results(tmp, "mini-ptb-quality", "ptb-small-s0")["test_perplexity"]]
+    table = table_rows((tmp / "runs" / "mini-ptb-quality.md").read_text())
+    assert [row[0] for row in table][-1].startswith("KN-5")
+    assert table[0][1] == f"**{awd['test_perplexity']:.1f} ± 0.0**"
+    # the committed JSON is written by real runs only
+    committed = ROOT / "benchmarks" / "results" / "mini-ptb-quality.json"
+    assert not committed.exists() or json.loads(committed.read_text()) != rows
 
 
 def test_errors_are_one_line(tmp_path, capsys):
