@@ -194,3 +194,27 @@ def test_hyperband_and_bayesian_searches(tmp_path, capsys, tuner):
     if tuner == "hyperband":
         assert all(int(r["tuner/epochs"]) <= 2 for r in rows)
     assert (tmp_path / "tiny" / "best.keras").is_file()
+
+
+def test_a_second_search_on_a_project_in_use_is_refused(tmp_path, monkeypatch, capsys):
+    """While a search trains its first trial, the same project is refused in one line (a
+    second flock on the project's lock file, as another process's would be)."""
+    original, seen = LMHyperModel.fit, {}
+
+    def fit_with_a_second_search(self, hp, model, *args, **kwargs):
+        if not seen:
+            seen["started"] = True
+            seen["status"] = run_main(tune_args(tmp_path, "--resume", max_trials=1))
+            seen["err"] = capsys.readouterr().err
+        return original(self, hp, model, *args, **kwargs)
+
+    monkeypatch.setattr(LMHyperModel, "fit", fit_with_a_second_search)
+    assert run_main(tune_args(tmp_path, max_trials=1)) == 0
+    lock = tmp_path / ".tiny.lock"
+    assert seen["status"] == 2
+    assert seen["err"].strip().splitlines() == [
+        f"error: the search in {tmp_path / 'tiny'} is in use by another train.py tune (it "
+        f"holds {lock}): wait for it to finish, or choose another project_name"]
+    # The finished search let go: --resume may run now.
+    monkeypatch.setattr(LMHyperModel, "fit", original)
+    assert run_main(tune_args(tmp_path, "--resume", max_trials=1)) == 0

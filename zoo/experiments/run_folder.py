@@ -1,11 +1,12 @@
 """A run folder: its lock, its files, and whether a run in it may resume."""
 
 import csv
-import fcntl
 import json
 import os
 import shutil
 
+from zoo.training.atomic import FolderInUse
+from zoo.training.atomic import FolderLock
 from zoo.training.backup import BackupError
 from zoo.training.backup import describe_changes
 from zoo.training.backup import read_backup
@@ -18,31 +19,18 @@ RUN_FILES = ("best.keras", "final.keras", "history.csv", "results.json", "learni
              META_FILE)
 
 
-class RunFolderInUse(ValueError):
+class RunFolderInUse(FolderInUse):
     """Another run holds the folder's lock."""
 
 
-class RunFolderLock:
+class RunFolderLock(FolderLock):
     """An exclusive `fcntl.flock` on OUTPUT_DIR/.lock while a run trains in the folder."""
 
     def __init__(self, output_dir):
-        self.path = os.path.join(output_dir, LOCK_FILE)
-        self._file = None
-
-    def __enter__(self):
-        self._file = open(self.path, "a")
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.close()
-            raise RunFolderInUse(
-                f"--output-dir {os.path.dirname(self.path)} is in use by another train.py run "
-                f"(it holds {self.path}): wait for it to finish or choose another "
-                "--output-dir") from None
-        return self
-
-    def __exit__(self, *exc):
-        self._file.close()  # releases the lock; the file stays (deleting it would race)
+        path = os.path.join(output_dir, LOCK_FILE)
+        super().__init__(path, f"--output-dir {output_dir} is in use by another train.py run "
+                               f"(it holds {path}): wait for it to finish or choose another "
+                               "--output-dir", error=RunFolderInUse)
 
 
 EPOCHS_KEY = "config.max_max_epoch"  # a run may be continued for more epochs

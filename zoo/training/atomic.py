@@ -139,3 +139,38 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         return {"filepath": self.final_path, "monitor": self.monitor,
                 "save_best_only": self.save_best_only,
                 "save_weights_only": self.save_weights_only, "verbose": self.verbose}
+
+
+class FolderInUse(ValueError):
+    """Another process holds a folder's lock."""
+
+
+class FolderLock:
+    """An exclusive `fcntl.flock` on the file `path` while a block runs.
+
+    The kernel releases it when the process dies, however it dies, so a lock is never
+    left behind; the file stays (deleting it would race).
+
+    Args:
+        path: str, the lock file (created).
+        message: str, the error when another process holds it.
+        error: the exception class raised then. Defaults to `FolderInUse`.
+    """
+
+    def __init__(self, path, message, error=FolderInUse):
+        self.path, self.message, self.error = path, message, error
+        self._file = None
+
+    def __enter__(self):
+        import fcntl
+
+        self._file = open(self.path, "a")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise self.error(self.message) from None
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()  # releases the lock

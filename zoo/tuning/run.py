@@ -8,6 +8,7 @@ kept, an interrupted trial is run again, `max_trials` may grow) or `overwrite`. 
 distributed mode (keras-tuner's chief/worker) is described in `zoo.tuning.distributed`.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -18,6 +19,7 @@ import keras
 from zoo.datasets.corpus import fit_datasets
 from zoo.datasets.corpus import load_corpus
 from zoo.models.configs import get_config
+from zoo.training.atomic import FolderLock
 from zoo.training.reporting import write_results
 from zoo.tuning import distributed
 from zoo.tuning.hypermodels import hypermodel_for
@@ -105,7 +107,9 @@ def run_search(options):
     Raises:
         ValueError: bad options, an empty or invalid search space, an existing search
             without `resume`/`overwrite`, too little data for the batch shape, a damaged
-            search state, a dead peer in a distributed search.
+            search state, a dead peer in a distributed search, a project in use by
+            another search (a lock beside it, DIRECTORY/.PROJECT.lock, held by the local
+            search or the chief while they run).
     """
     o = options
     if o.resume and o.overwrite:
@@ -128,6 +132,20 @@ def run_search(options):
     hypermodel = hypermodel_for(config, len(corpus.vocab), space=space, seed=o.seed,
                                 jit_compile=True if o.jit else "auto")
     project_dir = project_folder(o, config)
+    lock = contextlib.nullcontext()
+    if role != "worker":  # a distributed search's workers write into the chief's project
+        os.makedirs(o.directory, exist_ok=True)
+        # Beside the project, not in it: overwrite deletes the project folder.
+        path = os.path.join(o.directory, f".{_project_name(o, config)}.lock")
+        lock = FolderLock(path, f"the search in {project_dir} is in use by another train.py "
+                                f"tune (it holds {path}): wait for it to finish, or choose "
+                                "another project_name")
+    with lock:
+        return _search(o, role, config, corpus, hypermodel, project_dir)
+
+
+def _search(o, role, config, corpus, hypermodel, project_dir):
+    """run_search once the project is locked."""
     settings = _settings(o, config, hypermodel.space)
     exists = os.path.isfile(os.path.join(project_dir, "oracle.json"))
     if role != "worker":
