@@ -118,7 +118,6 @@ def test_tuning_picks_the_best_grid_point_on_the_ids_given():
 ])
 def test_bad_arguments_in_keras_wording(kwargs, message):
     model = tiny_lm(T)
-    model.name  # noqa: B018
     args = {"window": 3, "theta": 1.0, "lambd": 0.1, **kwargs}
     with pytest.raises(ValueError) as e:
         cache_pointer_perplexity(model, np.zeros(9, "int32"), **args)
