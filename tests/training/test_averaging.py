@@ -274,3 +274,31 @@ def test_finetune_epoch_restarts_from_the_averages_and_stops_by_the_rule():
                                    rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"^Argument `finetune_epoch` needs mode='switch'"):
         NTASGD(mode="finetune", finetune_epoch=3)
+
+
+def test_no_phantom_step_when_an_epoch_runs_out_of_data():
+    # Every epoch of a variable-length dataset ends by running out of data. In a traced TF
+    # step the ops that do not need the batch (weight decay, `iterations += 1`) would still
+    # run once more: AveragedSGD ties them to the gradients. Weights after an epoch's last
+    # step must be the weights at its end, and one iteration a batch.
+    ids = np.arange(600) % V
+    ds, fit_kwargs = variable_bptt_dataset(ids, B, seed=0, epochs=2, bptt=5)
+    model = keras.Sequential([keras.Input(batch_shape=(B, None)), keras.layers.Embedding(V, 3),
+                              keras.layers.Dense(V)])
+    model.compile(AveragedSGD(0.1, weight_decay=0.5, global_clipnorm=1.0), CE)
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(("batch", [w.copy() for w in model.get_weights()]))
+
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(("epoch", [w.copy() for w in model.get_weights()]))
+
+    model.fit(ds, callbacks=[VariableBPTT(ds), Watch()], verbose=0, **fit_kwargs)
+    batches = sum(len(ds.plan(epoch)) for epoch in range(2))
+    assert int(model.optimizer.iterations.numpy()) == batches
+    for (kind, before), (next_kind, after) in zip(seen, seen[1:]):
+        if next_kind == "epoch":
+            for a, b in zip(before, after):
+                np.testing.assert_array_equal(a, b)

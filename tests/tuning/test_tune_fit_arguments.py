@@ -80,3 +80,30 @@ def test_train_and_tune_call_the_same_functions():
     assert train_lm.recipe_callbacks is hypermodels.recipe_callbacks is recipe.recipe_callbacks
     assert train_lm.fit_datasets is run.fit_datasets is corpus.fit_datasets
     assert hypermodels.fit_kwargs is corpus.fit_kwargs
+
+
+def test_an_awd_trial_reads_each_epochs_plan_and_averages(tmp_path, monkeypatch):
+    """A tune trial of an AWD recipe trains as train.py does: the variable-length dataset is
+    driven by VariableBPTT (each epoch its own plan), and NT-ASGD fine-tunes."""
+    from zoo.datasets import bptt_lengths
+    from zoo.models import configs
+
+    tiny = configs.get_config("awd-mini", embedding_size=4, finetune_epochs=1)
+    monkeypatch.setitem(configs._REGISTRY, "awd-mini", tiny)
+    seen = []
+    original = LMHyperModel.fit
+
+    def spy(self, hp, model, *args, **kwargs):
+        history = original(self, hp, model, *args, **kwargs)
+        seen.append((int(model.optimizer.iterations.numpy()), args[0].batch_size))
+        return history
+
+    monkeypatch.setattr(LMHyperModel, "fit", spy)
+    argv = ["tune", "--model", "awd-mini", "--max-trials", "1", "--epochs", "2",
+            "--batch-size", "4", "--num-steps", "10", "--corpus-tokens", "3000",
+            "--space", json.dumps({"hidden_size": 4, "num_layers": 2}),
+            "--directory", str(tmp_path), "--verbose", "0"]
+    assert run_main(argv) == 0
+    [(steps, batch)] = seen
+    rows = 3001 // batch  # the generated corpus's training tokens, batchified
+    assert steps == sum(len(bptt_lengths(0, epoch, rows, bptt=10)) for epoch in range(3))

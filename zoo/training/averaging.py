@@ -83,14 +83,21 @@ class AveragedSGD(keras.optimizers.SGD):
             name="monitor_memory")
 
     def apply(self, grads, trainable_variables=None):
-        if keras.backend.backend() == "tensorflow" and (self.global_clipnorm or self.clipnorm):
-            import tensorflow as tf  # the backend: already imported
+        if keras.backend.backend() != "tensorflow":
+            return super().apply(grads, trainable_variables)
+        import tensorflow as tf  # the backend: already imported
 
+        if self.global_clipnorm or self.clipnorm:
             # TF clips a `tf.IndexedSlices` gradient (an Embedding's) by the norm of its
             # rows *before* duplicate ids are summed, not by the gradient's own norm.
             grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
                      for g in grads]
-        return super().apply(grads, trainable_variables)
+        # In a traced train step whose data has run out (how every epoch of
+        # `variable_bptt_dataset` ends), TF still runs the stateful ops that do not depend on
+        # the batch before it raises: the weight decay and `iterations += 1`, a phantom step
+        # per epoch. Tied to the gradients, nothing of the step runs without a batch.
+        with tf.control_dependencies([g for g in grads if g is not None]):
+            return super().apply(grads, trainable_variables)
 
     def update_step(self, gradient, variable, learning_rate):
         super().update_step(gradient, variable, learning_rate)

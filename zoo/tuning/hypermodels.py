@@ -303,7 +303,10 @@ class LMHyperModel(kt.HyperModel):
         config = self.config_for(hp)
         # train.py's callbacks and fit arguments (epochs, shuffle, steps_per_epoch); the
         # zoo's callbacks first: the tuner's (its checkpoint, TensorBoard) read their logs.
-        kwargs["callbacks"] = recipe_callbacks(config) + list(kwargs.get("callbacks") or [])
+        # AWD's variable-length batches need the dataset itself (its `VariableBPTT`).
+        train_data = args[0] if args else kwargs.get("x")
+        kwargs["callbacks"] = (recipe_callbacks(config, train_data=train_data)
+                               + list(kwargs.get("callbacks") or []))
         for key, value in fit_kwargs(config).items():
             kwargs.setdefault(key, value)
         return model.fit(*args, **kwargs)
