@@ -136,6 +136,11 @@ def test_multi_worker_train_py_equals_single_device(tmp_path):
         single_results = json.load(f)
     with open(tmp_path / "multi" / "results.json") as f:
         multi_results = json.load(f)
+    # Only the chief runs the batch-1 evaluation; worker 1 says so.
+    worker_results = json.loads((tmp_path / "multi" / "worker-1" / "results.json").read_text())
+    assert worker_results["evaluated_by"] == "the chief"
+    assert "valid_perplexity" not in worker_results and "test_perplexity" not in worker_results
+    assert "the chief evaluates the run" in outputs[2][0]
     # The batch-1 evaluation of the best checkpoint: same weights, same perplexity.
     np.testing.assert_allclose(multi_results["valid_perplexity"],
                                single_results["valid_perplexity"], rtol=1e-5)

@@ -114,6 +114,10 @@ def run(argv):
                  corpus_vocab=args.corpus_vocab, seed=args.seed, overwrite=args.overwrite,
                  jit=args.jit, distribute=args.distribute, tensorboard=args.tensorboard,
                  verbose=verbose)
+    if "valid_perplexity" not in r:  # a non-chief worker of a multi-worker run
+        print(f"trained; the chief evaluates the run; {r['words_per_sec']:,.0f} words/s; "
+              f"this worker's copy in {r['output_dir']}")
+        return 0
     line = f"valid perplexity {r['valid_perplexity']:.2f}"
     if "test_perplexity" in r:
         line += f", test perplexity {r['test_perplexity']:.2f}"

@@ -97,6 +97,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
         corpus = load_corpus(data, config.family, data_dir, corpus_tokens, corpus_vocab,
                              seed=seed)
         run = _Run(config, corpus, output_dir, settings, state, seed)
+        run.chief = strategy is None or dist.is_chief(strategy)
         model, train_ds, valid_ds, fit_kwargs, callbacks = run.prepare(strategy, jit)
         if overwrite:  # only now: a bad setting or a failed download keeps the old run
             clear_run_folder(output_dir)
@@ -117,6 +118,7 @@ class _Run:
         self.backup_dir = os.path.join(output_dir, BACKUP_DIR)
         self.history_path = os.path.join(output_dir, "history.csv")
         self.best_path = os.path.join(output_dir, "best.keras")
+        self.chief = True  # False on a non-chief worker of a multi-worker run
 
     def prepare(self, strategy, jit):
         """The model, the datasets and the recipe's callbacks (no file is touched yet)."""
@@ -205,11 +207,13 @@ class _Run:
             "history": history, "config": config.to_dict(), "perplexity_floor": corpus.floor,
             "oov": corpus.oov, "machine": machine_info(),
         }
-        if config.summary_frequency:
+        if not self.chief:  # a worker holds the chief's weights: only the chief evaluates
+            results["evaluated_by"] = "the chief"
+        elif config.summary_frequency:
             results.update(notebook_valid_results(model, config, corpus.valid))
         else:
             results["valid_perplexity"] = evaluate_stream(model, config, corpus, corpus.valid)
-        if corpus.test is not None:
+        if corpus.test is not None and self.chief:
             results["test_perplexity"] = evaluate_stream(model, config, corpus, corpus.test)
         write_results(os.path.join(self.output_dir, RESULTS_FILE), **results)
         if history.get("perplexity"):
