@@ -4,10 +4,11 @@ import keras
 from keras import ops
 
 from zoo import checks
+from zoo.layers._pair_layer import PairLayer
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class ActivationRegularization(keras.layers.Layer):
+class ActivationRegularization(PairLayer):
     """Adds AR and TAR penalties on the last recurrent layer's output to the loss.
 
     In training only, the layer calls `self.add_loss` with
@@ -85,10 +86,6 @@ class ActivationRegularization(keras.layers.Layer):
                 "dropped) of tensors (batch, time, units) with the same units. "
                 f"Received: inputs.shape={input_shape}")
 
-    def build(self, input_shape):
-        self._check_shapes(input_shape)
-        self.built = True
-
     def call(self, inputs, training=None):
         raw, dropped = inputs
         if training and (self.alpha or self.beta):
@@ -104,15 +101,6 @@ class ActivationRegularization(keras.layers.Layer):
                 loss = loss + self.beta * ops.sum(ops.square(steps)) / count
             self.add_loss(loss)
         return dropped
-
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            return mask[1]
-        return mask
-
-    def compute_output_shape(self, input_shape):
-        self._check_shapes(input_shape)
-        return tuple(input_shape[1])
 
     def get_config(self):
         config = super().get_config()

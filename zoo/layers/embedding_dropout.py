@@ -4,10 +4,11 @@ import keras
 from keras import ops
 
 from zoo import checks
+from zoo.layers._pair_layer import PairLayer
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class EmbeddingDropout(keras.layers.Layer):
+class EmbeddingDropout(PairLayer):
     """Drops whole words: one Bernoulli mask over the vocabulary per call.
 
     AWD-LSTM's embedding dropout (Gal & Ghahramani 2016; Merity et al. 2017)
@@ -87,10 +88,6 @@ class EmbeddingDropout(keras.layers.Layer):
                 "embedded.shape == ids.shape + (dim,). Received: "
                 f"ids.shape={ids_shape}, embedded.shape={embedded_shape}")
 
-    def build(self, input_shape):
-        self._check_shapes(input_shape)
-        self.built = True
-
     def call(self, inputs, training=None):
         ids, embedded = inputs
         if not training or self.rate == 0.0:
@@ -102,15 +99,6 @@ class EmbeddingDropout(keras.layers.Layer):
         scale = ops.cast(1.0 / (1.0 - self.rate), embedded.dtype)
         word_mask = ops.take(keep * scale, ops.cast(ids, "int32"), axis=0)
         return embedded * ops.expand_dims(word_mask, -1)
-
-    def compute_mask(self, inputs, mask=None):
-        if isinstance(mask, (list, tuple)):
-            return mask[1]
-        return mask
-
-    def compute_output_shape(self, input_shape):
-        self._check_shapes(input_shape)
-        return tuple(input_shape[1])
 
     def get_config(self):
         config = super().get_config()
