@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.cli import run_main
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
 from zoo.experiments import train_lm
@@ -35,11 +36,6 @@ def tiny_preset():
         m.setattr(train_lm, "evaluate_stream", lambda *args, **kwargs: 1.0)
         yield
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    return exc.value.code
 
 
 def history(run):

@@ -14,20 +14,14 @@ import time
 import numpy as np
 import pytest
 
+from helpers.cli import run_main
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
-from zoo import cli
 from helpers import ROOT
 
 TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
         "4000", "--corpus-vocab", "40", "--verbose", "0"]
 TINY_DATA = ["--corpus-tokens", "4000", "--corpus-vocab", "40"]
 
-
-def run_main(argv):
-    """Runs the CLI in-process; returns its exit status."""
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    return exc.value.code
 
 
 def run_script(args, env=None, **kwargs):

@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
+from helpers.cli import run_main
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 import zoo.training._stream as stream
-from zoo import cli
 from zoo.datasets.corpus import load_corpus
 from zoo.experiments.adapt import evaluate_adapted
 from zoo.experiments.evaluate import EVAL_STEPS, read_checkpoint
@@ -25,11 +25,6 @@ TINY_DATA = ["--corpus-tokens", "4000", "--corpus-vocab", "40"]
 LINE = re.compile(r"^(\w+) perplexity ([\d.]+) LSTM alone, ([\d.]+) with (.*) \(synthetic, "
                   r"[\d,]+ tokens, batch 1\)$")
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    return exc.value.code
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,13 @@ import sys
 
 import pytest
 
-from zoo import cli
+from helpers.cli import run_main
 from zoo.models.configs import get_config
 from helpers import ROOT
 
 TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--corpus-tokens",
         "4000", "--corpus-vocab", "40", "--verbose", "0"]
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    return exc.value.code
 
 
 def one_error_line(capsys):

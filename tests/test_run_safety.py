@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers.cli import run_main
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
 from zoo.cli import train as train_cli
@@ -43,11 +44,6 @@ def fast_eval():
         m.setattr(train_lm, "evaluate_stream", lambda *args, **kwargs: 1.0)
         yield
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as exc:
-        cli.main(argv)
-    return exc.value.code
 
 
 def history_epochs(run):

@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 
 from helpers.tuning import TINY_SPACE, read_csv, tune_args
-from zoo.cli import main
+from helpers.cli import run_main
 from zoo.datasets.corpus import load_corpus
 from zoo.experiments.evaluate import read_checkpoint
 from zoo.tuning.hypermodels import LMHyperModel
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return info.value.code
 
 
 def numpy_perplexity(model, config, ids):

@@ -13,13 +13,9 @@ import pytest
 
 from helpers import free_port
 from helpers.tuning import tune_args
+from helpers.cli import run_main
 from zoo.cli import main
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    return info.value.code
 
 
 @pytest.fixture

@@ -6,18 +6,12 @@ a trial must get that stream, not one pass over the data that runs out.
 
 import json
 
-import pytest
 
-from zoo import cli
+from helpers.cli import run_main
 from zoo.datasets.corpus import fit_kwargs
 from zoo.training.recipe import recipe_callbacks
 from zoo.tuning.hypermodels import LMHyperModel
 
-
-def run_main(argv):
-    with pytest.raises(SystemExit) as info:
-        cli.main(argv)
-    return info.value.code
 
 
 def test_text8_trial_runs_every_step_of_every_epoch(tmp_path, monkeypatch):
