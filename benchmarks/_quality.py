@@ -58,7 +58,7 @@ def adapt(run_dir, quick=False):
 
 
 def _mean_sd(values):
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
 def table_rows(loaded):
@@ -114,7 +114,8 @@ def markdown_rows(loaded):
     out = []
     for row in rows:
         epochs = sorted(set(row["epochs"]))
-        out.append([row["name"], f"**{row['test_ppl_mean']:.1f} ± {row['test_ppl_sd']:.1f}**",
+        spread = ("(1 seed)" if row["test_ppl_sd"] is None else f"± {row['test_ppl_sd']:.1f}")
+        out.append([row["name"], f"**{row['test_ppl_mean']:.1f}** {spread}",
                     ", ".join(f"{v:.1f}" for v in row["seeds"]), f"{row['valid_ppl_mean']:.1f}",
                     "–".join(str(e) for e in (epochs[0], epochs[-1]) if e is not None)
                     if len(epochs) > 1 else str(epochs[0]),

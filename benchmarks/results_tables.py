@@ -93,6 +93,7 @@ TABLES = {
         rows=_quality.markdown_rows,
         json=_quality.table_rows,  # also RUNS_DIR/NAME.json and benchmarks/results/NAME.json
         adapt=("awd-mini",),  # these rows also get the cache and dynamic evaluation
+        partial=True,  # rows render from the seeds that have finished
     ),
 }
 
@@ -138,6 +139,10 @@ def load_runs(runs_dir, table, quick=False):
     runs = []
     for run_id, label, args in table_runs(table, quick):
         path = run_dir(runs_dir, table, run_id) / "results.json"
+        if not path.is_file() and TABLES[table].get("partial") and any(
+                label == other for other_id, other, _ in table_runs(table, quick)
+                if (run_dir(runs_dir, table, other_id) / "results.json").is_file()):
+            continue  # a seed not run yet: the row shows the seeds that were
         if not path.is_file():
             raise FileNotFoundError(f"no results.json for `{_command(args)}` at {path}; "
                                     "run this script without --render-only first")

@@ -123,7 +123,8 @@ def test_quality_table_and_json_from_the_runs_and_their_adaptations(quick):
         results(tmp, "mini-ptb-quality", "ptb-small-s0")["test_perplexity"]]
     table = table_rows((tmp / "runs" / "mini-ptb-quality.md").read_text())
     assert [row[0] for row in table][-1].startswith("KN-5")
-    assert table[0][1] == f"**{awd['test_perplexity']:.1f} ± 0.0**"
+    assert table[0][1] == f"**{awd['test_perplexity']:.1f}** (1 seed)"
+    assert by_name["awd-mini"]["test_ppl_sd"] is None
     # the committed JSON is written by real runs only
     committed = ROOT / "benchmarks" / "results" / "mini-ptb-quality.json"
     assert not committed.exists() or json.loads(committed.read_text()) != rows
