@@ -55,3 +55,16 @@ def test_anything_else_names_the_variable(monkeypatch, text):
             r"Environment variable `ZOO_TEST_SECONDS` must be a number of seconds > 0\. "
             rf"Received: ZOO_TEST_SECONDS='{text}'")):
         env_seconds("ZOO_TEST_SECONDS", 60)
+
+
+def test_weight_dropout_for_refuses_a_rate_keras_lstm_cannot_apply():
+    assert checks.weight_dropout_for("fused", 0.5) == 0.5
+    assert checks.weight_dropout_for("keras", 0) == 0.0
+    with pytest.raises(ValueError) as info:
+        checks.weight_dropout_for("keras", 0.25)
+    assert str(info.value) == ("Argument `weight_dropout` must be 0 with cell='keras' "
+                               "(keras.layers.LSTM has no weight drop; use cell='fused' or "
+                               "'gate'). Received: weight_dropout=0.25")
+    with pytest.raises(ValueError, match=r"must be a float in \[0, 1\)\. Received: "
+                                         r"weight_dropout=1\.0"):
+        checks.weight_dropout_for("gate", 1.0)

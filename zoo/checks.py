@@ -104,6 +104,17 @@ def rate(name, value, allow_one=True):
     return result
 
 
+def weight_dropout_for(cell, value):
+    """`value` as a float in [0, 1); `ValueError` where the LSTM kind `cell` cannot apply a
+    nonzero rate (`"keras"`: keras.layers.LSTM has no weight drop)."""
+    rate_ = rate("weight_dropout", value, allow_one=False)
+    if cell == "keras" and rate_ > 0:
+        raise ValueError("Argument `weight_dropout` must be 0 with cell='keras' "
+                         "(keras.layers.LSTM has no weight drop; use cell='fused' or "
+                         f"'gate'). Received: weight_dropout={rate_!r}")
+    return rate_
+
+
 def one_of(name, value, choices):
     """`value`; `ValueError` unless it is one of `choices`."""
     if value not in choices:

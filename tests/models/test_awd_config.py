@@ -72,6 +72,9 @@ def test_a_tied_lmconfig_gives_its_last_layer_the_embedding_size():
     ("lstm_init", "glorot", "Argument `lstm_init` must be one of ('torch', 'uniform'). "
                             "Received: lstm_init='glorot'"),
     ("steps_per_epoch", 10, "Argument `steps_per_epoch` does not apply to an AWDConfig"),
+    ("cell", "keras", "Argument `weight_dropout` must be 0 with cell='keras' "
+                      "(keras.layers.LSTM has no weight drop; use cell='fused' or 'gate'). "
+                      "Received: weight_dropout=0.5"),
 ])
 def test_bad_awd_values_get_one_keras_worded_error(field, value, message):
     with pytest.raises(ValueError) as info:

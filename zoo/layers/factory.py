@@ -37,13 +37,7 @@ def lstm_layer(kind, units, **kwargs):
     """
     checks.one_of("cell", kind, CELLS)
     if kind == "keras" and "weight_dropout" in kwargs:
-        rate = checks.rate("weight_dropout", kwargs.pop("weight_dropout"), allow_one=False)
-        if rate > 0:
-            raise ValueError(
-                "Argument `weight_dropout` must be 0 with cell='keras' "
-                "(keras.layers.LSTM has no weight drop; use cell='fused' or "
-                f"'gate'). Received: weight_dropout={rate!r}"
-            )
+        checks.weight_dropout_for(kind, kwargs.pop("weight_dropout"))
     if kind == "fused":
         return FusedLSTM(units, **kwargs)
     if kind == "gate":

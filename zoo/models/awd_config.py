@@ -75,6 +75,7 @@ class AWDConfig(LMConfig):
             checks.one_of("family", self.family, ("word",))
         self._check(checks.rate, ("dropout_input", "dropout_hidden", "dropout_output",
                                   "dropout_embedding", "weight_dropout"), allow_one=False)
+        checks.weight_dropout_for(self.cell, self.weight_dropout)  # before any folder
         self._check(checks.non_negative_number, ("ar_alpha", "tar_beta", "weight_decay"))
         self._check(checks.positive_int, ("nonmono",))
         self._check(checks.non_negative_int, ("finetune_epochs",))
