@@ -96,6 +96,7 @@ def _options(parser):
 
 
 _BACKTICKED = re.compile(r"`([A-Za-z_]\w*)(?:=([^`]*))?`")
+QUOTES = "'\""
 
 
 def as_flags(message, parser):
@@ -113,7 +114,7 @@ def as_flags(message, parser):
             return option
         if not takes_value:
             return match.group(0)
-        return f"{option} {value.strip(chr(39) + chr(34))}"
+        return f"{option} {value.strip(QUOTES)}"  # `data='ptb'` -> --data ptb
 
     return _BACKTICKED.sub(flag, message)
 

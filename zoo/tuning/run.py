@@ -248,8 +248,8 @@ def _check_project(s, settings):
     try:  # keras-tuner 1.4 on TF 2.21 fails every trial without it: say so before training
         import tensorboard  # noqa: F401
     except ImportError:
-        raise ValueError("a search needs the tensorboard package (keras-tuner logs every "
-                         "trial to it): pip install tensorboard, or pip install "
+        raise ValueError("tune needs the tensorboard package (keras-tuner logs every trial "
+                         "to it): pip install tensorboard, or pip install "
                          "'lstm-zoo[tune]'") from None
     return exists
 
