@@ -51,15 +51,21 @@ def test_the_users_tensorflow_log_level_is_kept(monkeypatch):
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
 
 
-def test_a_first_run_starts_without_tensorflows_cpp_log(tmp_path):
-    """Without a GPU, TensorFlow logs "E0000 ... failed call to cuInit" at its first op."""
+def test_tensorflow_starts_without_its_cpp_log(tmp_path):
+    """Without a GPU, TensorFlow logs "E0000 ... failed call to cuInit" at its first op: here
+    one run after the CLI's `main` (a tiny train.py run shows the same, at several times the
+    cost)."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env.update(KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="")
-    run = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "train.py"), "--corpus-tokens", "2000",
-         "--epochs", "1", "--batch-size", "4", "--num-steps", "5", "--hidden-size", "8",
-         "--output-dir", str(tmp_path / "run"), "--verbose", "0"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    code = ("from zoo.cli import main\n"
+            "try:\n"
+            "    main(['--list-models'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "import tensorflow as tf\n"
+            "print('op', int(tf.constant(1) + 1))\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "valid perplexity" in run.stdout  # the zoo's own lines stay
+    assert "ptb-small" in run.stdout and "op 2" in run.stdout  # the zoo's own lines stay
     assert "cuInit" not in run.stderr and "cpu_feature_guard" not in run.stderr, run.stderr

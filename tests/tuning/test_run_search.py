@@ -16,20 +16,19 @@ TINY = dict(data="synthetic", corpus_tokens=3000, space={"hidden_size": [4, 6],
 
 
 def test_run_search_returns_the_best_trial(tmp_path):
-    r = run_search(CONFIG, directory=str(tmp_path), project_name="tiny", max_trials=2, **TINY)
+    r = run_search(CONFIG, directory=str(tmp_path), project_name="tiny", max_trials=1, **TINY)
     assert r.project_dir == str(tmp_path / "tiny") and r.role is None
-    assert [row["status"] for row in r.rows] == ["COMPLETED", "COMPLETED"]
-    assert r.best is r.rows[0]
-    assert r.best["val_perplexity"] == min(row["val_perplexity"] for row in r.rows)
+    assert [row["status"] for row in r.rows] == ["COMPLETED"] and r.best is r.rows[0]
     with open(tmp_path / "tiny" / "best_hyperparameters.json") as f:
         saved = json.load(f)
     assert r.best_hyperparameters == saved["hyperparameters"]
+    assert r.best["val_perplexity"] == saved["val_perplexity"]
     assert r.best_model_path == str(tmp_path / "tiny" / "best.keras")
 
     # Again without resume or overwrite: refused, in Python's terms.
     with pytest.raises(ValueError, match=r"pass `resume=True` to continue it or "
                                          r"`overwrite=True` to start over"):
-        run_search(CONFIG, directory=str(tmp_path), project_name="tiny", max_trials=2, **TINY)
+        run_search(CONFIG, directory=str(tmp_path), project_name="tiny", max_trials=1, **TINY)
 
 
 def test_every_trial_failing_raises_with_the_result(tmp_path, monkeypatch):

@@ -7,8 +7,9 @@
 
 The search space is the hypermodel's default (hidden size, layers, embedding size, keep_prob,
 learning rate, max_grad_norm), replaced as a whole by `--space` (JSON text or a JSON file) and
-then per field by the `--hidden-sizes`-style flags (`zoo.tuning.space`). The search itself,
-its folder and its resumption are `zoo.tuning.run.run_search`'s.
+then per field by the `--hidden-sizes`-style flags (`SPACE_FLAGS`, each value parsed by
+`zoo.tuning.space.parse_space_value`). The search itself, its folder and its resumption are
+`zoo.tuning.run.run_search`'s; this module maps the flags to its arguments.
 
 Distributed search (keras-tuner's chief/worker mode): run the same command in every process,
 with `KERASTUNER_ORACLE_IP`/`KERASTUNER_ORACLE_PORT` set to the chief's address and

@@ -30,7 +30,10 @@ ENV_ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 
 
 class SearchFailedError(RuntimeError):
-    """No trial of a search completed; the message is the first failed trial's error."""
+    """No trial of a search completed (the message is the first failed trial's error), or
+    keras-tuner stopped it; `run_search` sets `result` to its `SearchResult`."""
+
+    result = None
 
 
 def distributed_role(environ=None):
