@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from zoo.models.configs import get_config
-from zoo.tuning import (BigramLMHyperModel, CharLMHyperModel, LMHyperModel, WordLMHyperModel,
-                        default_space, hypermodel_for, normalize_space)
+from zoo.tuning import LMHyperModel, default_space, hypermodel_for, normalize_space
 from zoo.tuning.space import parse_space_value
 
 WORD = get_config("synthetic-small", batch_size=2, num_steps=3, max_max_epoch=1, max_epoch=1)
@@ -24,12 +23,15 @@ def test_space_normalized_to_ranges_choices_and_fixed():
 @pytest.mark.parametrize("space, message", [
     ({}, "search space is empty"),
     ({"hidden_size": []}, "hidden_size has no values"),
-    ({"hidden_size": {"min": 16, "max": 4}}, "hidden_size range is empty"),
+    # keras-tuner's own checks of a range, in its words
+    ({"hidden_size": {"min": 16, "max": 4}}, "min_value 16 is greater than the max_value 4"),
     ({"batch_size": [10, 20]}, "unknown hyperparameter 'batch_size'"),
     ({"keep_prob": [0.5, 1.5]}, "`keep_prob` must be a number in (0, 1]"),
     ({"hidden_size": [8, 12.5]}, "hidden_size takes integers"),
     ({"cell": ["fused", "lstm"]}, "`cell` must be one of"),
-    ({"learning_rate": {"min": 0.0, "max": 1.0, "sampling": "log"}}, "log sampling needs min"),
+    ({"learning_rate": {"min": 0.0, "max": 1.0, "sampling": "log"}},
+     "sampling='log' does not support"),
+    ({"keep_prob": {"min": 0.5, "max": 1.0, "sampling": "cubic"}}, "sampling must be one of"),
     ({"hidden_size": {"min": 4}}, "needs 'min' and 'max'"),
 ])
 def test_bad_space_one_clear_error(space, message):
@@ -56,14 +58,30 @@ def test_default_spaces_per_family():
         normalize_space(default_space(config), config)  # every default is valid
 
 
-def test_family_classes_check_the_config():
-    assert isinstance(hypermodel_for(WORD, 50), WordLMHyperModel)
-    assert isinstance(hypermodel_for(get_config("text8-char"), 27), CharLMHyperModel)
-    assert isinstance(hypermodel_for(get_config("text8-bigram"), 27), BigramLMHyperModel)
-    with pytest.raises(ValueError, match="tunes char models"):
-        CharLMHyperModel(WORD, 50)
+def test_one_hypermodel_for_every_language_model_family():
+    for config in (WORD, get_config("text8-char"), get_config("text8-bigram")):
+        assert hypermodel_for(config, 27).config is config
+    with pytest.raises(ValueError, match="Argument `config` must be the LMConfig of a word, "
+                                         "char or bigram language model. Received: "
+                                         "config=mirror-seq2seq"):
+        LMHyperModel(get_config("mirror-seq2seq"), 50)
     with pytest.raises(ValueError, match="vocab_size"):
         LMHyperModel(WORD, 0)
+
+
+def test_declare_hyperparameters_registers_the_space_in_keras_tuner():
+    hm = LMHyperModel(WORD, 30, space={"hidden_size": {"min": 8, "max": 64, "sampling": "log"},
+                                       "num_layers": [1, 2], "keep_prob": 0.5,
+                                       "learning_rate": {"min": 0.5, "max": 0.5}})
+    hp = kt.HyperParameters()
+    values = hm.declare_hyperparameters(hp)
+    assert values == {"hidden_size": 8, "num_layers": 1, "keep_prob": 0.5,
+                      "learning_rate": 0.5}
+    kinds = {h.name: type(h).__name__ for h in hp.space}
+    assert kinds == {"hidden_size": "Int", "num_layers": "Choice", "keep_prob": "Fixed",
+                     "learning_rate": "Fixed"}
+    assert (hp.space[0].min_value, hp.space[0].max_value, hp.space[0].sampling) == (
+        8, 64, "log")
 
 
 def test_parse_space_flags():
@@ -80,7 +98,7 @@ def test_parse_space_flags():
 
 
 def test_build_applies_hyperparameters_and_fit_adds_zoo_callbacks():
-    hm = WordLMHyperModel(WORD, vocab_size=30, seed=1, space={
+    hm = LMHyperModel(WORD, vocab_size=30, seed=1, space={
         "hidden_size": [6], "num_layers": [2], "embedding_size": [5], "keep_prob": [0.5],
         "learning_rate": [0.7], "max_grad_norm": [2.5], "cell": ["gate"]})
     hp = kt.HyperParameters()

@@ -129,7 +129,8 @@ def test_all_trials_failed_exits_nonzero_with_first_error(tmp_path, monkeypatch,
 @pytest.mark.parametrize("extra, message", [
     (["--space", "{}"], "search space is empty"),
     (["--hidden-sizes", ""], "hidden_size has no values"),
-    (["--hidden-sizes", "16:4"], "hidden_size range is empty"),
+    (["--hidden-sizes", "16:4"], "min_value 16 is greater than the max_value 4"),
+    (["--hidden-sizes", "8.5:16"], "argument --hidden-sizes: expected an integer, not '8.5'"),
     (["--space", "{not json"], "--space"),
     (["--max-trials", "0"], "argument --max-trials: expected a positive integer, got 0"),
     (["--tuner", "grid"], "argument --tuner: invalid choice: 'grid'"),
@@ -152,11 +153,8 @@ def test_bad_input_one_line_error(tmp_path, capsys, extra, message):
 
 def test_space_flags_override_the_default_space(tmp_path):
     from zoo.cli.tune import parse_args
+    from zoo.cli.tune import search_space as space_of
     from zoo.models.configs import get_config
-    from zoo.tuning.space import build_space
-
-    def space_of(args, config):
-        return build_space(config, args.space, args.space_flags)
 
     args = parse_args(["--hidden-sizes", "8:32", "--cells", "gate,fused"])
     space = space_of(args, get_config("ptb-small"))
@@ -208,8 +206,8 @@ def test_a_second_search_on_a_project_in_use_is_refused(tmp_path, monkeypatch, c
     lock = tmp_path / ".tiny.lock"
     assert seen["status"] == 2
     assert seen["err"].strip().splitlines() == [
-        f"error: the search in {tmp_path / 'tiny'} is in use by another train.py tune (it "
-        f"holds {lock}): wait for it to finish, or choose another project_name"]
+        f"error: the search in {tmp_path / 'tiny'} is in use by another search (it holds "
+        f"{lock}): wait for it to finish, or choose another --project-name"]
     # The finished search let go: --resume may run now.
     monkeypatch.setattr(LMHyperModel, "fit", original)
     assert run_main(tune_args(tmp_path, "--resume", max_trials=1)) == 0

@@ -7,8 +7,9 @@
 
 The search space is the hypermodel's default (hidden size, layers, embedding size, keep_prob,
 learning rate, max_grad_norm), replaced as a whole by `--space` (JSON text or a JSON file) and
-then per field by the `--hidden-sizes`-style flags (`zoo.tuning.space`). The search itself,
-its folder and its resumption are `zoo.tuning.run.run_search`'s.
+then per field by the `--hidden-sizes`-style flags (`SPACE_FLAGS`, each value parsed by
+`zoo.tuning.space.parse_space_value`). The search itself, its folder and its resumption are
+`zoo.tuning.run.run_search`'s; this module maps the flags to its arguments.
 
 Distributed search (keras-tuner's chief/worker mode): run the same command in every process,
 with `KERASTUNER_ORACLE_IP`/`KERASTUNER_ORACLE_PORT` set to the chief's address and
@@ -24,9 +25,11 @@ command (it runs its unfinished trial again), a dead chief with `--resume` (then
 that stops with an error).
 """
 
+import argparse
 import os
 import sys
 
+from zoo.cli._args import CLIError
 from zoo.cli._args import Parser
 from zoo.cli._args import add_data_args
 from zoo.cli._args import check_data_args
@@ -34,11 +37,32 @@ from zoo.cli._args import positive_float
 from zoo.cli._args import positive_int
 from zoo.cli._args import seed_int
 from zoo.models.configs import DEFAULT_MODEL
+from zoo.models.configs import get_config
+
+#: The flags that replace one field's entry of the search space, and that field.
+SPACE_FLAGS = {"--hidden-sizes": "hidden_size", "--num-layers": "num_layers",
+               "--embedding-sizes": "embedding_size", "--keep-probs": "keep_prob",
+               "--learning-rates": "learning_rate", "--max-grad-norms": "max_grad_norm",
+               "--cells": "cell"}
+
+
+def _space_entry(field):
+    """An argparse `type` parsing a `SPEC` into the search-space entry of `field`."""
+    from zoo.tuning.space import SAMPLINGS
+    from zoo.tuning.space import parse_space_value
+
+    def parse(text):
+        try:
+            return parse_space_value(text, field, SAMPLINGS[field] or "linear")
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
 
 
 def build_parser():
     from zoo.tuning.search import TUNERS  # keras-tuner: imported for this command only
-    from zoo.tuning.space import SPACE_FLAGS
+    from zoo.tuning.space import SAMPLINGS
 
     p = Parser(prog="train.py tune",
                description="keras-tuner search over a model's sizes (val_perplexity)")
@@ -72,9 +96,10 @@ def build_parser():
                    help="the search space as JSON text or a JSON file, e.g. "
                         '\'{"hidden_size": {"min": 64, "max": 512, "sampling": "log"}, '
                         '"num_layers": [1, 2]}\'; replaces the default space')
-    for flag, (field, sampling) in SPACE_FLAGS.items():
+    for flag, field in SPACE_FLAGS.items():
+        sampling = SAMPLINGS[field]
         form = "A,B,C or A" if sampling is None else f"MIN:MAX[:{sampling}] or A,B,C or A"
-        p.add_argument(flag, default=None, metavar="SPEC",
+        p.add_argument(flag, default=None, metavar="SPEC", type=_space_entry(field),
                        help=f"{field}: {form} (replaces that field's entry)")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="seeds the oracle, the weights and the synthetic corpus")
@@ -90,24 +115,51 @@ def build_parser():
 
 
 def parse_args(argv):
-    """The parsed options, with `space_flags` ({flag: SPEC}) collected for `run_search`."""
-    from zoo.tuning.space import SPACE_FLAGS
-
+    """The parsed options, with `space_entries` ({field: entry}) from the space flags."""
     args = build_parser().parse_args(argv)
     check_data_args(args)
-    args.space_flags = {flag: getattr(args, flag[2:].replace("-", "_"))
-                        for flag in SPACE_FLAGS}
+    args.space_entries = {field: getattr(args, flag[2:].replace("-", "_"))
+                          for flag, field in SPACE_FLAGS.items()
+                          if getattr(args, flag[2:].replace("-", "_")) is not None}
     return args
+
+
+def search_space(args, config):
+    """The search space of `--space` and the space flags, for `config`."""
+    from zoo.tuning.space import build_space
+
+    return build_space(config, args.space, args.space_entries)
 
 
 def run(argv):
     args = parse_args(argv)
     from zoo.tuning.run import run_search
 
+    config = get_config(args.model)
+    if config.family == "seq2seq":
+        raise CLIError(f"--model {config.name} is a seq2seq model; tune a word, char or "
+                       "bigram language model")
+    config = config.with_flags(epochs=args.epochs, batch_size=args.batch_size,
+                               num_steps=args.num_steps, steps_per_epoch=args.steps_per_epoch)
     try:
-        return run_search(args)
+        r = run_search(config, directory=args.directory, project_name=args.project_name,
+                       tuner=args.tuner, max_trials=args.max_trials,
+                       executions_per_trial=args.executions_per_trial, resume=args.resume,
+                       overwrite=args.overwrite, data=args.data, data_dir=args.data_dir,
+                       corpus_tokens=args.corpus_tokens, corpus_vocab=args.corpus_vocab,
+                       space=search_space(args, config), seed=args.seed, jit=args.jit,
+                       verbose="auto" if args.verbose is None else args.verbose,
+                       wait_timeout=args.wait_timeout)
     except KeyboardInterrupt:
         where = os.path.join(args.directory, args.project_name or f"{args.model}-{args.data}")
         print(f"interrupted: re-run the command with --resume to continue the search in "
               f"{where} (finished trials are kept)", file=sys.stderr)
         sys.exit(130)
+    if r.role == "worker" or r.best is None:
+        return 0
+    B, T = config.batch_size, config.num_steps
+    print(f"best trial {r.best['trial_id']}: val_perplexity {r.best['val_perplexity']:.3f} "
+          f"(batch {B} x {T} steps); table in {os.path.join(r.project_dir, 'trials.csv')}, "
+          f"hyperparameters in {os.path.join(r.project_dir, 'best_hyperparameters.json')}"
+          + (f", model in {r.best_model_path}" if r.best_model_path else ""))
+    return 0

@@ -15,7 +15,7 @@ wait up to an hour, silently, on every request to a chief that died. Here:
 
 Recovery (README): a dead worker is restarted with the same command and
 `KERASTUNER_TUNER_ID`: the chief hands it its unfinished trial again. A dead chief is
-re-run with `--resume` (its unfinished trials are run again); workers waiting for their next
+re-run with `resume=True` (its unfinished trials are run again); workers waiting for their next
 trial reconnect, and one that was in the middle of a trial stops with an error line (the
 restarted chief no longer knows that trial as running): restart it.
 """
@@ -191,10 +191,10 @@ def serve_chief(tuner, verbose=1, wait_timeout=None, report=None, poll=0.2, out=
                     return
             elif wait_timeout is not None and now - first >= wait_timeout:
                 raise DistributedTuningError(
-                    f"the chief waited {wait_timeout:g} s (--wait-timeout) for {waits[key]}: "
+                    f"the chief waited {wait_timeout:g} s (`wait_timeout`) for {waits[key]}: "
                     "if a worker died, restart it with the same command and "
                     "KERASTUNER_TUNER_ID (it runs its unfinished trial again); or stop every "
-                    "process and re-run them all with --resume (unfinished trials run again)")
+                    "process and re-run them all with `resume=True` (unfinished trials run again)")
     finally:
         server.stop(None)
 
@@ -233,7 +233,7 @@ class _PatientStub:
                     raise DistributedTuningError(
                         f"{self._tuner_id}: the chief at {self._address} did not answer "
                         f"within {self._wait_timeout:g} s: if it died, re-run it with "
-                        "--resume, then this worker (a waiting worker reconnects by itself)"
+                        "`resume=True`, then this worker (a waiting worker reconnects by itself)"
                     ) from None
                 print(f"{self._tuner_id}: waiting for the chief at {self._address} "
                       f"({waited:.0f} s)", file=self._out, flush=True)

@@ -1,15 +1,14 @@
 """keras-tuner HyperModels for the zoo's language models.
 
-One `LMHyperModel` per model family (`WordLMHyperModel`, `CharLMHyperModel`,
-`BigramLMHyperModel`): `build(hp)` returns the compiled model of a config whose fields are
-replaced by hyperparameter values, and `fit(hp, model, ...)` trains it with the zoo's stateful
-callbacks, so every trial trains exactly as `train.py` does. The search objective is
-`OBJECTIVE`, the validation perplexity (minimised).
+`LMHyperModel` tunes word, char and bigram language models: `build(hp)` returns the compiled
+model of a config whose fields are replaced by hyperparameter values, and `fit(hp, model,
+...)` trains it with the zoo's stateful callbacks, so every trial trains exactly as `train.py`
+does. The search objective is `OBJECTIVE`, the validation perplexity (minimised).
 
 A search space is a dict from `LMConfig` field names to one of:
 
-- a dict `{"min": a, "max": b}` with optional `"sampling"` (`"linear"` or `"log"`) and
-  `"step"`: a range, `hp.Int` for integer fields and `hp.Float` for the others;
+- a dict `{"min": a, "max": b}` with optional `"sampling"` (keras-tuner's: `"linear"`, `"log"`,
+  `"reverse_log"`) and `"step"`: a range, `hp.Int` for integer fields, else `hp.Float`;
 - a list `[v1, v2, ...]`: `hp.Choice` among the values;
 - a single value: `hp.Fixed`.
 
@@ -51,7 +50,6 @@ TUNABLE_FIELDS = {
     "ar_alpha": float,
     "tar_beta": float,
 }
-SAMPLINGS = ("linear", "log")
 
 
 def _is_number(value):
@@ -60,8 +58,101 @@ def _is_number(value):
             and math.isfinite(value))
 
 
+def declare_entry(hp, name, spec):
+    """Declares the space entry `name: spec` (normalized) in `hp`; returns its current value.
+
+    A range of an integer field is `hp.Int`, of another field `hp.Float` (a range whose ends
+    are equal is `hp.Fixed`), a list `hp.Choice`, a single value `hp.Fixed`.
+    """
+    if isinstance(spec, dict):
+        if spec["min"] == spec["max"]:
+            return hp.Fixed(name, spec["min"])
+        cls = hp.Int if TUNABLE_FIELDS[name] is int else hp.Float
+        return cls(name, spec["min"], spec["max"], step=spec.get("step"),
+                   sampling=spec["sampling"])
+    if isinstance(spec, list):
+        return hp.Choice(name, spec)
+    return hp.Fixed(name, spec)
+
+
+def _check_space(space):
+    if not isinstance(space, dict):
+        checks._fail("space", "a dict of config field -> values", space,
+                     shown=type(space).__name__)
+    if not space:
+        raise ValueError(
+            "the search space is empty: give at least one hyperparameter, e.g. "
+            '{"hidden_size": {"min": 64, "max": 512, "sampling": "log"}}'
+        )
+    for name in space:
+        if name not in TUNABLE_FIELDS:
+            raise ValueError(
+                f"search space: unknown hyperparameter {name!r}; tunable fields are "
+                f"{', '.join(TUNABLE_FIELDS)} (batch_size and num_steps stay fixed)"
+            )
+
+
+def _range(name, spec):
+    """A range entry in canonical form, and the values the config must accept (its ends)."""
+    kind = TUNABLE_FIELDS[name]
+    unknown = set(spec) - {"min", "max", "sampling", "step"}
+    if unknown or "min" not in spec or "max" not in spec:
+        raise ValueError(f"search space: {name} range needs 'min' and 'max' (optional "
+                         f"'sampling', 'step'); it has {sorted(spec)}")
+    if kind is str:
+        raise ValueError(f"search space: {name} takes a list of values, not a range")
+    low, high, step = spec["min"], spec["max"], spec.get("step")
+    if not (_is_number(low) and _is_number(high)):
+        raise ValueError(f"search space: {name} range bounds must be finite numbers "
+                         f"({low!r} and {high!r} are not)")
+    if step is not None and not (_is_number(step) and step > 0):
+        raise ValueError(f"search space: {name} step must be a finite number > 0 "
+                         f"({step!r} is not)")
+    if kind is int:
+        if not all(float(v).is_integer() for v in (low, high)):
+            raise ValueError(f"search space: {name} takes integers ({low!r}..{high!r} are "
+                             "not)")
+        norm = {"min": int(low), "max": int(high)}
+        step = None if step is None else int(step)
+    else:
+        norm = {"min": float(low), "max": float(high)}
+    norm["sampling"] = spec.get("sampling", "linear")
+    if step is not None:
+        norm["step"] = step
+    return norm, [norm["min"], norm["max"]]
+
+
+def _check_value(name, value, config):
+    """`value` as the field's type, once the config accepts it."""
+    kind = TUNABLE_FIELDS[name]
+    if kind is int and _is_number(value) and float(value).is_integer():
+        value = int(value)
+    if kind is int and not isinstance(value, int):
+        raise ValueError(f"search space: {name} takes integers ({value!r} is not one)")
+    if kind is float and not _is_number(value):
+        raise ValueError(f"search space: {name} takes finite numbers ({value!r} is not one)")
+    if kind is str and not isinstance(value, str):
+        raise ValueError(f"search space: {name} takes strings ({value!r} is not one)")
+    try:
+        config.replace(**{name: value})
+    except ValueError as e:
+        raise ValueError(f"search space: {e}") from None
+    return float(value) if kind is float else value
+
+
+def _declare_checked(hp, name, norm):  # keras-tuner's messages, naming the field
+    try:
+        declare_entry(hp, name, norm)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"search space: {name} is not a valid hyperparameter "
+                         f"({str(e).splitlines()[0]})") from None
+
+
 def normalize_space(space, config):
     """Checks a search space against `config` and returns it in canonical form.
+
+    The ranges are declared in a `keras_tuner.HyperParameters`, which checks them (an
+    empty range, a sampling keras-tuner does not know, log sampling from 0).
 
     Args:
         space: dict, field name → range dict, list of choices or single value (see the
@@ -76,81 +167,23 @@ def normalize_space(space, config):
             config rejects (e.g. `keep_prob` 1.5), or an integer field given a fractional
             value. The message names the field.
     """
-    if not isinstance(space, dict):
-        raise ValueError(f"the search space must be a dict, got {type(space).__name__}")
-    if not space:
-        raise ValueError(
-            "the search space is empty: give at least one hyperparameter, e.g. "
-            '{"hidden_size": {"min": 64, "max": 512, "sampling": "log"}}'
-        )
+    _check_space(space)
     out = {}
+    hp = kt.HyperParameters()
     for name, spec in space.items():
-        if name not in TUNABLE_FIELDS:
-            raise ValueError(
-                f"search space: unknown hyperparameter {name!r}; tunable fields are "
-                f"{', '.join(TUNABLE_FIELDS)} (batch_size and num_steps stay fixed)"
-            )
-        kind = TUNABLE_FIELDS[name]
-        if isinstance(spec, dict):
-            unknown = set(spec) - {"min", "max", "sampling", "step"}
-            if unknown or "min" not in spec or "max" not in spec:
-                raise ValueError(
-                    f"search space: {name} range needs 'min' and 'max' (optional 'sampling', "
-                    f"'step'), got {sorted(spec)}"
-                )
-            if kind is str:
-                raise ValueError(f"search space: {name} takes a list of values, not a range")
-            low, high = spec["min"], spec["max"]
-            sampling = spec.get("sampling", "linear")
-            step = spec.get("step")
-            if not (_is_number(low) and _is_number(high)):
-                raise ValueError(f"search space: {name} range bounds must be finite numbers, "
-                                 f"got {low!r} and {high!r}")
-            if low > high:
-                raise ValueError(f"search space: {name} range is empty (min {low} > max {high})")
-            if sampling not in SAMPLINGS:
-                raise ValueError(f"search space: {name} sampling must be 'linear' or 'log', "
-                                 f"got {sampling!r}")
-            if sampling == "log" and low <= 0:
-                raise ValueError(f"search space: {name} log sampling needs min > 0, got {low}")
-            if step is not None and not (_is_number(step) and step > 0):
-                raise ValueError(f"search space: {name} step must be a finite number > 0, "
-                                 f"got {step!r}")
-            if kind is int and not all(float(v).is_integer() for v in (low, high)):
-                raise ValueError(f"search space: {name} takes integers, got {low!r}..{high!r}")
-            candidates = [low, high]
-            if kind is int:
-                low, high = int(low), int(high)
-                step = None if step is None else int(step)
-                candidates = [low, high]
-            else:
-                low, high = float(low), float(high)
-            norm = {"min": low, "max": high, "sampling": sampling}
-            if step is not None:
-                norm["step"] = step
-        elif isinstance(spec, (list, tuple)):
-            if len(spec) == 0:
-                raise ValueError(f"search space: {name} has no values to try")
-            candidates = list(dict.fromkeys(spec))  # unique, in order
-            norm = candidates
+        if isinstance(spec, dict):  # keras-tuner checks the range, then the config its ends
+            norm, candidates = _range(name, spec)
+            _declare_checked(hp, name, norm)
+            for value in candidates:
+                _check_value(name, value, config)
         else:
-            candidates = [spec]
-            norm = spec
-        for value in candidates:
-            if kind is int and _is_number(value) and float(value).is_integer():
-                value = int(value)
-            if kind is int and not isinstance(value, int):
-                raise ValueError(f"search space: {name} takes integers, got {value!r}")
-            if kind is float and not _is_number(value):
-                raise ValueError(f"search space: {name} takes finite numbers, got {value!r}")
-            if kind is str and not isinstance(value, str):
-                raise ValueError(f"search space: {name} takes strings, got {value!r}")
-            try:
-                config.replace(**{name: value})
-            except ValueError as e:
-                raise ValueError(f"search space: {e}") from None
-        if isinstance(norm, list):
-            norm = [int(v) if kind is int else (float(v) if kind is float else v) for v in norm]
+            if isinstance(spec, (list, tuple)) and len(spec) == 0:
+                raise ValueError(f"search space: {name} has no values to try")
+            choices = isinstance(spec, (list, tuple))
+            values = [_check_value(name, value, config)
+                      for value in (dict.fromkeys(spec) if choices else [spec])]
+            norm = values if choices else spec  # choices unique, in order
+            _declare_checked(hp, name, norm)
         out[name] = norm
     return out
 
@@ -214,7 +247,9 @@ class LMHyperModel(kt.HyperModel):
     states), `WordsPerSecond` (`words_per_sec` in the history and the trial's metrics), the
     recipe's learning-rate schedule started at the trial's `learning_rate`, and
     `TerminateOnNaN`; it trains with `shuffle=False` (stateful batches stay in order) and
-    `epochs=config.max_max_epoch` unless given.
+    `epochs=config.max_max_epoch` unless given. A Hyperband trial that continues another
+    (`initial_epoch` > 0) reads a stream dataset on from where that one stopped
+    (`continue_stream`).
 
     Pass stateful datasets batched at `config.batch_size` × `config.num_steps` to
     `tuner.search(train_ds, validation_data=valid_ds)`; the objective is
@@ -233,7 +268,7 @@ class LMHyperModel(kt.HyperModel):
     Example:
     ```python
     config = zoo.models.get_config("ptb-small", max_max_epoch=2)
-    hypermodel = WordLMHyperModel(config, vocab_size=10000, space={
+    hypermodel = LMHyperModel(config, vocab_size=10000, space={
         "hidden_size": {"min": 64, "max": 512, "sampling": "log"},
         "keep_prob": [0.5, 0.8, 1.0],
     })
@@ -244,41 +279,21 @@ class LMHyperModel(kt.HyperModel):
     ```
     """
 
-    family = None  # set by the per-family subclasses; None accepts every LM family
-
     def __init__(self, config, vocab_size, space=None, seed=None, jit_compile="auto",
                  name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
-        if not isinstance(config, LMConfig):
-            raise ValueError(f"config must be an LMConfig, got {type(config).__name__}")
-        if config.family == "seq2seq":
-            raise ValueError(f"config {config.name} is a seq2seq model: the LM hypermodels "
-                             "tune word, char and bigram language models")
-        if self.family is not None and config.family != self.family:
-            raise ValueError(f"{type(self).__name__} tunes {self.family} models; config "
-                             f"{config.name} is a {config.family} model")
+        if not isinstance(config, LMConfig) or config.family == "seq2seq":
+            checks._fail("config", "the LMConfig of a word, char or bigram language model",
+                         config, shown=getattr(config, "name", type(config).__name__))
         self.config = config
         self.vocab_size = checks.positive_int("vocab_size", vocab_size)
         self.space = normalize_space(default_space(config) if space is None else space, config)
         self.seed = seed
         self.jit_compile = jit_compile
 
-    def declare(self, hp):
+    def declare_hyperparameters(self, hp):
         """Declares the space's hyperparameters in `hp`; returns their current values."""
-        values = {}
-        for name, spec in self.space.items():
-            if isinstance(spec, dict):
-                cls = hp.Int if TUNABLE_FIELDS[name] is int else hp.Float
-                if spec["min"] == spec["max"]:
-                    values[name] = hp.Fixed(name, spec["min"])
-                else:
-                    values[name] = cls(name, spec["min"], spec["max"], step=spec.get("step"),
-                                       sampling=spec["sampling"])
-            elif isinstance(spec, list):
-                values[name] = hp.Choice(name, spec)
-            else:
-                values[name] = hp.Fixed(name, spec)
-        return values
+        return {name: declare_entry(hp, name, spec) for name, spec in self.space.items()}
 
     def config_for(self, hp):
         """The `LMConfig` of the trial whose hyperparameters are `hp`.
@@ -286,7 +301,7 @@ class LMHyperModel(kt.HyperModel):
         Args:
             hp: keras_tuner.HyperParameters, e.g. `tuner.get_best_hyperparameters()[0]`.
         """
-        values = self.declare(hp)
+        values = self.declare_hyperparameters(hp)
         for name, value in values.items():
             if TUNABLE_FIELDS[name] is int:
                 values[name] = int(value)
@@ -304,6 +319,7 @@ class LMHyperModel(kt.HyperModel):
         # train.py's callbacks and fit arguments (epochs, shuffle, steps_per_epoch); the
         # zoo's callbacks first: the tuner's (its checkpoint, TensorBoard) read their logs.
         # AWD's variable-length batches need the dataset itself (its `VariableBPTT`).
+        args, kwargs = continue_stream(config, args, kwargs)
         train_data = args[0] if args else kwargs.get("x")
         kwargs["callbacks"] = (recipe_callbacks(config, train_data=train_data)
                                + list(kwargs.get("callbacks") or []))
@@ -312,31 +328,20 @@ class LMHyperModel(kt.HyperModel):
         return model.fit(*args, **kwargs)
 
 
-class WordLMHyperModel(LMHyperModel):
-    """`LMHyperModel` for word models (`Embedding` → LSTMs → softmax); see `LMHyperModel`."""
-
-    family = "word"
-
-
-class CharLMHyperModel(LMHyperModel):
-    """`LMHyperModel` for character models (one-hot or embedded input); see `LMHyperModel`."""
-
-    family = "char"
-
-
-class BigramLMHyperModel(LMHyperModel):
-    """`LMHyperModel` for bigram character models (`BigramEmbedding`); see `LMHyperModel`."""
-
-    family = "bigram"
-
-
-HYPERMODELS = {"word": WordLMHyperModel, "char": CharLMHyperModel,
-               "bigram": BigramLMHyperModel}
+def continue_stream(config, args, kwargs):
+    """`fit`'s arguments with a stream dataset moved on to `initial_epoch`: a Hyperband trial
+    continuing a bracket (`initial_epoch` > 0, the weights of the epochs before) reads, with
+    `config.steps_per_epoch`, the batches after theirs, as a resumed run does
+    (`zoo.datasets.corpus.fit_datasets`), not the stream's first ones again."""
+    skip = kwargs.get("initial_epoch", 0) * (config.steps_per_epoch or 0)
+    data = args[0] if args else kwargs.get("x")
+    if not skip or not hasattr(data, "skip"):  # a tf.data stream; arrays are not one
+        return args, kwargs
+    if args:
+        return (data.skip(skip), *args[1:]), kwargs
+    return args, {**kwargs, "x": data.skip(skip)}
 
 
 def hypermodel_for(config, vocab_size, **kwargs):
-    """The family's HyperModel for `config` (`WordLMHyperModel`, ...); kwargs as LMHyperModel."""
-    if config.family not in HYPERMODELS:
-        raise ValueError(f"no hypermodel for family {config.family!r} (model {config.name}); "
-                         f"tunable families: {', '.join(HYPERMODELS)}")
-    return HYPERMODELS[config.family](config, vocab_size, **kwargs)
+    """The `LMHyperModel` of `config`; kwargs as `LMHyperModel`'s."""
+    return LMHyperModel(config, vocab_size, **kwargs)

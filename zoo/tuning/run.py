@@ -1,14 +1,16 @@
 """`run_search`: one keras-tuner search over a config's sizes, local or distributed.
 
-Everything goes into `DIRECTORY/PROJECT` (default `runs/tune/MODEL-DATA`): keras-tuner's
+Everything goes into `directory/project_name` (default `runs/tune/MODEL-DATA`): keras-tuner's
 trials, `trials.csv`/`trials.md` (the summary table, best first, also printed),
 `best_hyperparameters.json`, and the best model as `best.keras` with `zoo_meta.json`.
-An existing search is never deleted silently: re-running needs `resume` (finished trials are
-kept, an interrupted trial is run again, `max_trials` may grow) or `overwrite`. The
-distributed mode (keras-tuner's chief/worker) is described in `zoo.tuning.distributed`.
+An existing search is never deleted silently: re-running needs `resume=True` (finished
+trials are kept, an interrupted trial is run again, `max_trials` may grow) or
+`overwrite=True`. The distributed mode (keras-tuner's chief/worker) is described in
+`zoo.tuning.distributed`.
 """
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
@@ -16,6 +18,7 @@ import sys
 
 import keras
 
+from zoo import checks
 from zoo.datasets.corpus import fit_datasets
 from zoo.datasets.corpus import load_corpus
 from zoo.models.configs import get_config
@@ -25,6 +28,7 @@ from zoo.tuning import distributed
 from zoo.tuning.hypermodels import hypermodel_for
 from zoo.tuning.search import ENV_ORACLE_IP
 from zoo.tuning.search import ENV_ORACLE_PORT
+from zoo.tuning.search import TUNERS
 from zoo.tuning.search import SearchFailedError
 from zoo.tuning.search import check_trials
 from zoo.tuning.search import distributed_role
@@ -36,12 +40,157 @@ from zoo.tuning.space import build_space
 SETTINGS_FILE = "zoo_tune.json"
 
 
-def _settings(o, config, space):
-    return {"model": config.name, "tuner": o.tuner, "data": o.data,
-            "data_dir": o.data_dir, "corpus_tokens": o.corpus_tokens,
-            "corpus_vocab": o.corpus_vocab, "seed": o.seed,
-            "batch_size": config.batch_size, "num_steps": config.num_steps,
-            "epochs": config.max_max_epoch, "steps_per_epoch": config.steps_per_epoch,
+@dataclasses.dataclass
+class SearchResult:
+    """What `run_search` found.
+
+    Attributes:
+        project_dir: str, the search's folder.
+        rows: list of dicts, one per trial, best first (`trials.csv`); empty on a worker.
+        best: dict or None, the best completed trial's row (`trial_id`, the
+            hyperparameters, `val_perplexity`, ...).
+        best_model_path: str or None, `best.keras` when the best model could be saved.
+        role: None (a local search), `"chief"` or `"worker"`.
+    """
+
+    project_dir: str
+    rows: list
+    best: dict = None
+    best_model_path: str = None
+    role: str = None
+
+    @property
+    def best_hyperparameters(self):
+        """dict or None, the best trial's hyperparameters (as `best_hyperparameters.json`)."""
+        if self.best is None:
+            return None
+        return {k: v for k, v in self.best.items() if k not in _ROW_FIELDS}
+
+
+_ROW_FIELDS = ("trial_id", "status", "val_perplexity", "perplexity", "words_per_sec", "error")
+
+
+@dataclasses.dataclass
+class _Search:
+    """One search's settings, once checked (what the steps of `run_search` share)."""
+
+    config: object
+    tuner: str
+    max_trials: int
+    executions_per_trial: int
+    directory: str
+    project_name: str
+    resume: bool
+    overwrite: bool
+    seed: int
+    verbose: int
+    wait_timeout: float
+    role: str
+    data: dict
+
+    @property
+    def project_dir(self):
+        return os.path.join(self.directory, self.project_name)
+
+
+def run_search(config, directory=os.path.join("runs", "tune"), project_name=None,
+               tuner="random", max_trials=10, executions_per_trial=1, resume=False,
+               overwrite=False, data="synthetic", data_dir=None, corpus_tokens=None,
+               corpus_vocab=None, space=None, seed=0, jit=False, verbose="auto",
+               wait_timeout=None):
+    """Searches `config`'s fields for the lowest validation perplexity with keras-tuner.
+
+    Prints what it tunes, keras-tuner's progress and the trial table; writes the report
+    (`zoo.tuning.search.write_report`) into `directory/project_name`.
+
+    Args:
+        config: LMConfig or str, the recipe (or a registered config's name) whose fields are
+            tuned; its `batch_size`, `num_steps`, epochs and `steps_per_epoch` stay fixed.
+        directory: str, keras-tuner's directory. Defaults to `runs/tune`.
+        project_name: str or None, the search's folder in `directory`. Defaults to
+            `MODEL-DATA`.
+        tuner: str, `"random"`, `"bayesian"` or `"hyperband"`. Defaults to `"random"`.
+        max_trials: int, trials to run (hyperband: at most this many). Defaults to `10`.
+        executions_per_trial: int, trainings per trial, averaged. Defaults to `1`.
+        resume: bool, continue the search in the project folder. Defaults to `False`.
+        overwrite: bool, delete the search in the project folder first. Defaults to `False`.
+        data, data_dir, corpus_tokens, corpus_vocab: the corpus (`zoo.datasets.corpus`).
+        space: dict, JSON text, a JSON file's path or None, the search space
+            (`zoo.tuning.hypermodels`). Defaults to the config's `default_space`.
+        seed: int, seeds the oracle, the weights and the generated corpus. Defaults to `0`.
+        jit: bool, XLA-compile the train step. Defaults to `False`.
+        verbose: 0, 1, 2 or `"auto"` (1 on a terminal, else 2), keras-tuner's and `fit`'s.
+        wait_timeout: float or None, seconds a distributed chief waits for a worker's trial,
+            and a worker for the chief, before it raises (`zoo.tuning.distributed`).
+
+    Returns:
+        A `SearchResult`.
+
+    Raises:
+        ValueError: a bad argument, an empty or invalid search space, an existing search
+            without `resume`/`overwrite`, too little data for the batch shape, a damaged
+            search state, a dead peer in a distributed search, a project in use by
+            another search (a lock beside it, `directory/.project_name.lock`).
+        SearchFailedError: every trial failed, or keras-tuner stopped the search after
+            consecutive failures (the report is written first; the error's `result` is the
+            `SearchResult`).
+    """
+    s = _checked(config, directory, project_name, tuner, max_trials, executions_per_trial,
+                 resume, overwrite, seed, verbose, wait_timeout,
+                 dict(data=data, data_dir=data_dir, corpus_tokens=corpus_tokens,
+                      corpus_vocab=corpus_vocab))
+    if s.role == "chief":  # before the data is loaded: a taken port is one quick error
+        try:
+            distributed.check_port_free(os.environ[ENV_ORACLE_IP], os.environ[ENV_ORACLE_PORT])
+        except distributed.DistributedTuningError as e:
+            raise ValueError(str(e)) from None
+    space = build_space(s.config, space)
+    corpus = load_corpus(data, s.config.family, data_dir, corpus_tokens, corpus_vocab,
+                         seed=seed)
+    hypermodel = hypermodel_for(s.config, len(corpus.vocab), space=space, seed=seed,
+                                jit_compile=True if jit else "auto")
+    lock = contextlib.nullcontext()
+    if s.role != "worker":  # a distributed search's workers write into the chief's project
+        os.makedirs(directory, exist_ok=True)
+        # Beside the project, not in it: overwrite deletes the project folder.
+        path = os.path.join(directory, f".{s.project_name}.lock")
+        lock = FolderLock(path, f"the search in {s.project_dir} is in use by another search "
+                                f"(it holds {path}): wait for it to finish, or choose "
+                                "another `project_name`")
+    with lock:
+        return _search(s, corpus, hypermodel)
+
+
+def _checked(config, directory, project_name, tuner, max_trials, executions_per_trial,
+             resume, overwrite, seed, verbose, wait_timeout, data):
+    """run_search's arguments, checked, as a `_Search`."""
+    if isinstance(config, str):
+        config = get_config(config)
+    if getattr(config, "family", None) not in ("word", "char", "bigram"):
+        checks._fail("config", "the config of a word, char or bigram language model",
+                     config, shown=getattr(config, "name", type(config).__name__))
+    checks.one_of("tuner", tuner, TUNERS)
+    checks.positive_int("max_trials", max_trials)
+    checks.positive_int("executions_per_trial", executions_per_trial)
+    if checks.boolean("resume", resume) and checks.boolean("overwrite", overwrite):
+        raise ValueError("pass `resume=True` or `overwrite=True`, not both")
+    checks.boolean("overwrite", overwrite)
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    checks.one_of("verbose", verbose, (0, 1, 2))
+    if wait_timeout is not None:
+        wait_timeout = checks.positive_number("wait_timeout", wait_timeout)
+    return _Search(config=config, tuner=tuner, max_trials=max_trials,
+                   executions_per_trial=executions_per_trial, directory=directory,
+                   project_name=project_name or f"{config.name}-{data['data']}",
+                   resume=resume, overwrite=overwrite, seed=seed, verbose=verbose,
+                   wait_timeout=wait_timeout, role=distributed_role(), data=data)
+
+
+def _settings(s, space):
+    return {"model": s.config.name, "tuner": s.tuner, **s.data, "seed": s.seed,
+            "batch_size": s.config.batch_size, "num_steps": s.config.num_steps,
+            "epochs": s.config.max_max_epoch, "steps_per_epoch": s.config.steps_per_epoch,
             "space": space}
 
 
@@ -65,7 +214,7 @@ def _check_state_files(project_dir):
         if not isinstance(state, dict):
             fix = ("delete that trial's folder to run the trial again"
                    if os.path.basename(path) == "trial.json" else
-                   "start over with --overwrite (or restore the file)")
+                   "start over with `overwrite=True` (or restore the file)")
             raise ValueError(f"the search state file {path} is corrupt ({reason}): {fix}")
 
 
@@ -78,160 +227,117 @@ def _check_resume(project_dir, settings):
     changed = [k for k in settings if k in saved and saved[k] != settings[k]]
     if changed:
         raise ValueError(
-            f"--resume: the search in {project_dir} was started with other settings "
+            f"`resume=True`: the search in {project_dir} was started with other settings "
             f"({', '.join(f'{k}: {saved[k]!r} now {settings[k]!r}' for k in changed)}); "
-            "use the same options, another --project-name, or --overwrite")
+            "use the same settings, another `project_name`, or `overwrite=True`")
 
 
-def project_folder(options, config):
-    """DIRECTORY/PROJECT of the search: `project_name` default MODEL-DATA."""
-    return os.path.join(options.directory, _project_name(options, config))
-
-
-def _project_name(options, config):
-    return options.project_name or f"{config.name}-{options.data}"
-
-
-def run_search(options):
-    """Runs the search `train.py tune` describes; returns the exit status (0 ok, 1 every
-    trial failed or the search stopped).
-
-    Args:
-        options: an object with the `train.py tune` options as attributes (`model`, `tuner`,
-            `max_trials`, `executions_per_trial`, `directory`, `project_name`, `resume`,
-            `overwrite`, `epochs`, `batch_size`, `num_steps`, `steps_per_epoch`, `data`,
-            `data_dir`, `corpus_tokens`, `corpus_vocab`, `space` (JSON text or file),
-            `space_flags` ({"--hidden-sizes": "8:32", ...}), `seed`, `jit`, `verbose`,
-            `wait_timeout`), e.g. its parsed `argparse.Namespace`.
-
-    Raises:
-        ValueError: bad options, an empty or invalid search space, an existing search
-            without `resume`/`overwrite`, too little data for the batch shape, a damaged
-            search state, a dead peer in a distributed search, a project in use by
-            another search (a lock beside it, DIRECTORY/.PROJECT.lock, held by the local
-            search or the chief while they run).
-    """
-    o = options
-    if o.resume and o.overwrite:
-        raise ValueError("pass --resume or --overwrite, not both")
-    role = distributed_role()
-    if role == "chief":  # before the data is loaded: a taken port is one quick error
-        try:
-            distributed.check_port_free(os.environ[ENV_ORACLE_IP], os.environ[ENV_ORACLE_PORT])
-        except distributed.DistributedTuningError as e:
-            raise ValueError(str(e)) from None
-    config = get_config(o.model)
-    if config.family == "seq2seq":
-        raise ValueError(f"--model {config.name} is a seq2seq model; tune a word, char "
-                         "or bigram language model")
-    config = config.with_flags(epochs=o.epochs, batch_size=o.batch_size, num_steps=o.num_steps,
-                               steps_per_epoch=o.steps_per_epoch)
-    space = build_space(config, o.space, o.space_flags)
-    corpus = load_corpus(o.data, config.family, o.data_dir, o.corpus_tokens,
-                         o.corpus_vocab, seed=o.seed)
-    hypermodel = hypermodel_for(config, len(corpus.vocab), space=space, seed=o.seed,
-                                jit_compile=True if o.jit else "auto")
-    project_dir = project_folder(o, config)
-    lock = contextlib.nullcontext()
-    if role != "worker":  # a distributed search's workers write into the chief's project
-        os.makedirs(o.directory, exist_ok=True)
-        # Beside the project, not in it: overwrite deletes the project folder.
-        path = os.path.join(o.directory, f".{_project_name(o, config)}.lock")
-        lock = FolderLock(path, f"the search in {project_dir} is in use by another train.py "
-                                f"tune (it holds {path}): wait for it to finish, or choose "
-                                "another project_name")
-    with lock:
-        return _search(o, role, config, corpus, hypermodel, project_dir)
-
-
-def _search(o, role, config, corpus, hypermodel, project_dir):
-    """run_search once the project is locked."""
-    settings = _settings(o, config, hypermodel.space)
-    exists = os.path.isfile(os.path.join(project_dir, "oracle.json"))
-    if role != "worker":
-        if exists and not (o.resume or o.overwrite):
-            raise ValueError(f"a search already exists in {project_dir}: pass --resume to "
-                             "continue it or --overwrite to start over")
-        if exists and o.resume:
-            _check_state_files(project_dir)
-            _check_resume(project_dir, settings)
-    elif not o.overwrite:
-        _check_state_files(project_dir)
+def _check_project(s, settings):
+    """Refuses an existing search without `resume`/`overwrite`, or a damaged one; returns
+    whether the project holds a search."""
+    exists = os.path.isfile(os.path.join(s.project_dir, "oracle.json"))
+    if s.role != "worker":
+        if exists and not (s.resume or s.overwrite):
+            raise ValueError(f"a search already exists in {s.project_dir}: pass `resume=True` "
+                             "to continue it or `overwrite=True` to start over")
+        if exists and s.resume:
+            _check_state_files(s.project_dir)
+            _check_resume(s.project_dir, settings)
+    elif not s.overwrite:
+        _check_state_files(s.project_dir)
     try:  # keras-tuner 1.4 on TF 2.21 fails every trial without it: say so before training
         import tensorboard  # noqa: F401
     except ImportError:
         raise ValueError("tune needs the tensorboard package (keras-tuner logs every trial "
                          "to it): pip install tensorboard, or pip install "
                          "'lstm-zoo[tune]'") from None
+    return exists
 
-    B, T = config.batch_size, config.num_steps
+
+def _tuner(s, hypermodel, exists):
+    """The keras-tuner tuner of the search; a damaged saved search is one error."""
+    try:
+        return make_tuner(hypermodel, s.tuner, max_trials=s.max_trials,
+                          executions_per_trial=s.executions_per_trial,
+                          directory=s.directory, project_name=s.project_name,
+                          overwrite=s.overwrite and s.role != "worker", seed=s.seed,
+                          max_epochs=s.config.max_max_epoch)
+    except ValueError as e:
+        raise ValueError(f"`tuner={s.tuner}`: {str(e).splitlines()[0]}") from None
+    except (KeyError, TypeError, RuntimeError) as e:  # a state file of the wrong shape
+        if not exists:
+            raise
+        raise ValueError(f"cannot reload the search in {s.project_dir} ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}): its state files "
+                         "(oracle.json, trial_*/trial.json) are damaged or from another "
+                         "version; start over with `overwrite=True`") from None
+
+
+def _search(s, corpus, hypermodel):
+    """run_search once the project is locked."""
+    settings = _settings(s, hypermodel.space)
+    exists = _check_project(s, settings)
+    config, (B, T) = s.config, (s.config.batch_size, s.config.num_steps)
     try:
         # train.py's datasets and fit arguments (a stream of steps_per_epoch x epochs batches
         # for the text8 recipes); each trial adds train.py's callbacks (LMHyperModel.fit).
         train_ds, valid_ds, fit_kwargs = fit_datasets(config, corpus)
     except ValueError as e:
-        raise ValueError(f"{e} (--batch-size {B}, --num-steps {T})".splitlines()[0]) from None
-    keras.utils.set_random_seed(o.seed)
-    try:
-        tuner = make_tuner(hypermodel, o.tuner, max_trials=o.max_trials,
-                           executions_per_trial=o.executions_per_trial,
-                           directory=o.directory, project_name=_project_name(o, config),
-                           overwrite=o.overwrite and role != "worker", seed=o.seed,
-                           max_epochs=config.max_max_epoch)
-    except ValueError as e:
-        raise ValueError(f"--tuner {o.tuner}: {str(e).splitlines()[0]}") from None
-    except (KeyError, TypeError, RuntimeError) as e:  # a state file of the wrong shape
-        if not exists:
-            raise
-        raise ValueError(f"cannot reload the search in {project_dir} ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''}): its state files "
-                          "(oracle.json, trial_*/trial.json) are damaged or from another "
-                          "version; start over with --overwrite") from None
-    if role != "worker":
-        write_results(os.path.join(project_dir, SETTINGS_FILE), **settings)
-    verbose = o.verbose if o.verbose is not None else (1 if sys.stdout.isatty() else 2)
+        raise ValueError(f"{e} (`batch_size={B}`, `num_steps={T}`)".splitlines()[0]) from None
+    keras.utils.set_random_seed(s.seed)
+    tuner = _tuner(s, hypermodel, exists)
+    if s.role != "worker":
+        write_results(os.path.join(s.project_dir, SETTINGS_FILE), **settings)
     where = {None: "", "chief": " (chief: serving trials to the workers)",
-             "worker": f" (worker {os.environ.get('KERASTUNER_TUNER_ID')})"}[role]
+             "worker": f" (worker {os.environ.get('KERASTUNER_TUNER_ID')})"}[s.role]
     print(f"tuning {config.name} on {corpus.name} ({len(corpus.vocab)} symbols, batch {B} x "
-          f"{T} steps, {config.max_max_epoch} epoch(s) per trial) with {o.tuner}, "
-          f"{o.max_trials} trial(s), in {project_dir}{where}")
+          f"{T} steps, {config.max_max_epoch} epoch(s) per trial) with {s.tuner}, "
+          f"{s.max_trials} trial(s), in {s.project_dir}{where}")
     print(f"search space: {json.dumps(hypermodel.space)}")
-    stopped = None
+    stopped = _run_tuner(s, tuner, train_ds, valid_ds, fit_kwargs)
+    if s.role == "worker":
+        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: no trials left")
+        return SearchResult(s.project_dir, [], role=s.role)
+    return _report(s, tuner, hypermodel, corpus, stopped)
+
+
+def _run_tuner(s, tuner, train_ds, valid_ds, fit_kwargs):
+    """Runs the trials; returns why keras-tuner stopped the search early, or None."""
     try:
-        if role == "chief":  # keras-tuner's chief waits for ever for a dead worker
-            distributed.serve_chief(tuner, verbose=verbose, wait_timeout=o.wait_timeout)
+        if s.role == "chief":  # keras-tuner's chief waits for ever for a dead worker
+            distributed.serve_chief(tuner, verbose=s.verbose, wait_timeout=s.wait_timeout)
         else:
-            if role == "worker":
-                distributed.make_patient(tuner, wait_timeout=o.wait_timeout)
-            tuner.search(train_ds, validation_data=valid_ds, verbose=verbose, **fit_kwargs)
+            if s.role == "worker":
+                distributed.make_patient(tuner, wait_timeout=s.wait_timeout)
+            tuner.search(train_ds, validation_data=valid_ds, verbose=s.verbose, **fit_kwargs)
     except distributed.DistributedTuningError as e:
         raise ValueError(str(e)) from None
     except RuntimeError as e:  # keras-tuner gives up after consecutive failed trials
         if "consecutive failures" not in str(e):
             raise
         lines = [line for line in str(e).strip().splitlines() if line.strip()]
-        stopped = f"the search stopped: {lines[0]} (last: {lines[-1].strip()})"
+        return f"the search stopped: {lines[0]} (last: {lines[-1].strip()})"
+    return None
 
-    if role == "worker":
-        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')}: no trials left")
-        return 0
+
+def _report(s, tuner, hypermodel, corpus, stopped):
+    """Writes and prints the trial table; the `SearchResult`, or its `SearchFailedError`."""
+    config = s.config
     rows, best_path = write_report(
-        tuner, hypermodel, project_dir, corpus=corpus,
-        extra={"model": config.name, "data": corpus.name, "tuner": o.tuner,
+        tuner, hypermodel, s.project_dir, corpus=corpus,
+        extra={"model": config.name, "data": corpus.name, "tuner": s.tuner,
                "objective": "val_perplexity (min), batch "
-                            f"{B} x {T} steps on the validation split"})
+                            f"{config.batch_size} x {config.num_steps} steps on the "
+                            "validation split"})
     print(format_markdown(rows))
+    done = [r for r in rows if r["status"] == "COMPLETED" and r["val_perplexity"] is not None]
+    result = SearchResult(s.project_dir, rows, best=done[0] if done else None,
+                          best_model_path=best_path, role=s.role)
     try:
         check_trials(tuner)
+        if stopped:
+            raise SearchFailedError(stopped)
     except SearchFailedError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    if stopped:
-        print(f"error: {stopped}", file=sys.stderr)
-        return 1
-    best = rows[0]
-    print(f"best trial {best['trial_id']}: val_perplexity {best['val_perplexity']:.3f} "
-          f"(batch {B} x {T} steps); table in {os.path.join(project_dir, 'trials.csv')}, "
-          f"hyperparameters in {os.path.join(project_dir, 'best_hyperparameters.json')}"
-          + (f", model in {best_path}" if best_path else ""))
-    return 0
+        e.result = result
+        raise
+    return result

@@ -14,6 +14,7 @@
 import csv
 import math
 import os
+import warnings
 
 import keras_tuner as kt
 
@@ -29,7 +30,10 @@ ENV_ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
 
 
 class SearchFailedError(RuntimeError):
-    """No trial of a search completed; the message is the first failed trial's error."""
+    """No trial of a search completed (the message is the first failed trial's error), or
+    keras-tuner stopped it; `run_search` sets `result` to its `SearchResult`."""
+
+    result = None
 
 
 def distributed_role(environ=None):
@@ -53,7 +57,8 @@ def distributed_role(environ=None):
                          f"{'is' if len(missing) == 1 else 'are'} not: distributed tuning "
                          f"needs all three")
     if not env[ENV_ORACLE_PORT].isdigit():
-        raise ValueError(f"{ENV_ORACLE_PORT} must be a port number, got {env[ENV_ORACLE_PORT]!r}")
+        raise ValueError(f"the environment variable {ENV_ORACLE_PORT} must be a port number; "
+                         f"it is {env[ENV_ORACLE_PORT]!r}")
     return "chief" if "chief" in env[ENV_TUNER_ID] else "worker"
 
 
@@ -96,19 +101,49 @@ def make_tuner(hypermodel, tuner="random", max_trials=10, executions_per_trial=1
         try:
             import sklearn  # noqa: F401  (keras-tuner's Gaussian process needs it)
         except ImportError:
-            raise ValueError("tuner 'bayesian' needs scikit-learn: pip install scikit-learn "
-                             "(or keras-tuner[bayesian])") from None
+            raise ValueError("`tuner='bayesian'` needs scikit-learn: pip install "
+                             "scikit-learn (or keras-tuner[bayesian])") from None
         return kt.BayesianOptimization(hypermodel, max_trials=max_trials,
                                        num_initial_points=min(max(2, max_trials // 3),
                                                               max_trials),
                                        executions_per_trial=executions_per_trial, **common)
     max_epochs = max_epochs or hypermodel.config.max_max_epoch
-    result = kt.Hyperband(hypermodel, max_epochs=max_epochs, factor=hyperband_factor,
-                          executions_per_trial=executions_per_trial, **common)
-    # Hyperband sizes itself from max_epochs and factor; the Oracle base class still honours
-    # max_trials (create_trial stops there), which bounds the search as --max-trials says.
-    result.oracle.max_trials = max_trials
-    return result
+    oracle = _BoundedHyperbandOracle(max_trials, objective=OBJECTIVE, max_epochs=max_epochs,
+                                     factor=hyperband_factor, seed=seed,
+                                     **_oracle_kwargs(kwargs))
+    return _Hyperband(oracle, hypermodel, executions_per_trial=executions_per_trial,
+                      directory=directory, project_name=project_name, overwrite=overwrite,
+                      **kwargs)
+
+
+_ORACLE_KWARGS = ("hyperparameters", "tune_new_entries", "allow_new_entries",
+                  "max_retries_per_trial", "max_consecutive_failed_trials",
+                  "hyperband_iterations")
+
+
+def _oracle_kwargs(kwargs):
+    """Moves the oracle's keyword arguments out of a tuner's `kwargs`."""
+    return {k: kwargs.pop(k) for k in _ORACLE_KWARGS if k in kwargs}
+
+
+class _BoundedHyperbandOracle(kt.oracles.HyperbandOracle):
+    """keras-tuner's Hyperband oracle, bounded to `max_trials` trials.
+
+    Hyperband sizes itself from `max_epochs` and `factor`; the `Oracle` base class still
+    honours `max_trials` (it ends the search there), which `HyperbandOracle` does not take.
+    """
+
+    def __init__(self, max_trials, **kwargs):
+        super().__init__(**kwargs)
+        self.max_trials = max_trials
+
+
+class _Hyperband(kt.Hyperband):
+    """`kt.Hyperband` (its per-bracket epochs and checkpoint reloading) on a given oracle."""
+
+    def __init__(self, oracle, hypermodel, **kwargs):
+        # kt.Hyperband.__init__ only builds its own oracle: go on to kt.Tuner's.
+        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
 
 
 def _last_line(message):
@@ -116,10 +151,16 @@ def _last_line(message):
     return lines[-1] if lines else ""
 
 
+def _start_order(oracle):
+    """The ids of the oracle's trials in start order: keras-tuner's `Oracle.start_order`,
+    an attribute it keeps without documenting it (private keras-tuner)."""
+    return list(getattr(oracle, "start_order", []))
+
+
 def trials_in_order(tuner):
     """The oracle's trials in the order they were started."""
     oracle = tuner.oracle
-    order = list(getattr(oracle, "start_order", [])) or sorted(oracle.trials)
+    order = _start_order(oracle) or sorted(oracle.trials)
     return [oracle.trials[t] for t in order if t in oracle.trials]
 
 
@@ -227,7 +268,7 @@ def write_report(tuner, hypermodel, output_dir, corpus=None, extra=None):
     completed, `best_hyperparameters.json` (trial id, val_perplexity, the hyperparameters and
     the full config) and the best model: `best.keras` (the weights of the best epoch of the
     best trial, as keras-tuner checkpointed them) plus `zoo_meta.json` when `corpus` is given,
-    so `train.py evaluate/generate --checkpoint output_dir/best.keras` work on it.
+    so `zoo.experiments` can evaluate and sample from `output_dir/best.keras`.
 
     Args:
         tuner: the keras-tuner tuner after `search`.
@@ -260,8 +301,9 @@ def write_report(tuner, hypermodel, output_dir, corpus=None, extra=None):
         model = tuner.load_model(best)
     except (OSError, FileNotFoundError, ValueError) as e:
         # A distributed search whose workers wrote their checkpoints elsewhere.
-        print(f"warning: the best trial's checkpoint could not be loaded ({_last_line(str(e))});"
-              f" retrain it with the hyperparameters in best_hyperparameters.json")
+        warnings.warn(f"the best trial's checkpoint could not be loaded "
+                      f"({_last_line(str(e))}); retrain it with the hyperparameters in "
+                      "best_hyperparameters.json", stacklevel=2)
         return rows, None
     model.save(best_path)
     if corpus is not None:

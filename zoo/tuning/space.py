@@ -1,29 +1,24 @@
-"""Search spaces from text: `--space` JSON and the `--hidden-sizes`-style flags' values.
+"""Search spaces from text: JSON (text or a file) and one field's `MIN:MAX`-style value.
 
-A flag's value is `MIN:MAX[:log|linear]` (a range; sizes, learning rate and clip norm default
-to log scale), `A,B,C` (choices) or one value (fixed).
+A field's value is `MIN:MAX[:log|linear]` (a range; sizes, learning rate and clip norm
+default to log scale, `SAMPLINGS`), `A,B,C` (choices) or one value (fixed).
 """
 
 import json
 import os
 
+from zoo import checks
 from zoo.tuning.hypermodels import TUNABLE_FIELDS
 from zoo.tuning.hypermodels import default_space
 
-# --flag → (config field, default sampling of a range).
-SPACE_FLAGS = {
-    "--hidden-sizes": ("hidden_size", "log"),
-    "--num-layers": ("num_layers", "linear"),
-    "--embedding-sizes": ("embedding_size", "log"),
-    "--keep-probs": ("keep_prob", "linear"),
-    "--learning-rates": ("learning_rate", "log"),
-    "--max-grad-norms": ("max_grad_norm", "log"),
-    "--cells": ("cell", None),
-}
+#: The default sampling of a range per field (`None`: the field takes no range).
+SAMPLINGS = {"hidden_size": "log", "num_layers": "linear", "embedding_size": "log",
+             "keep_prob": "linear", "learning_rate": "log", "max_grad_norm": "log",
+             "cell": None}
 
 
 def parse_space_value(text, field, default_sampling="linear"):
-    """Parses one `--hidden-sizes`-style value into a search-space entry.
+    """Parses one field's value (`"8:128"`, `"1,2"`, `"gate"`) into a search-space entry.
 
     Args:
         text: str, `"MIN:MAX"` or `"MIN:MAX:log"` (a range), `"A,B,C"` (choices) or `"A"`
@@ -47,17 +42,17 @@ def parse_space_value(text, field, default_sampling="linear"):
         try:
             value = float(item)
         except ValueError:
-            raise ValueError(f"expected a number, got {item!r}") from None
+            raise ValueError(f"expected a number, not {item!r}") from None
         if kind is int:
             if not value.is_integer():
-                raise ValueError(f"expected an integer, got {item!r}")
+                raise ValueError(f"expected an integer, not {item!r}")
             return int(value)
         return value
 
     if ":" in text:
         parts = text.split(":")
         if len(parts) not in (2, 3) or kind is str:
-            raise ValueError(f"expected MIN:MAX or MIN:MAX:log|linear, got {text!r}")
+            raise ValueError(f"expected MIN:MAX or MIN:MAX:log|linear, not {text!r}")
         spec = {"min": convert(parts[0]), "max": convert(parts[1]),
                 "sampling": parts[2].strip() if len(parts) == 3 else default_sampling}
         return spec
@@ -70,39 +65,38 @@ def parse_space_value(text, field, default_sampling="linear"):
 
 
 def load_space(text):
-    """`--space`: a JSON file's path or JSON text."""
+    """A search space from `text`: a JSON file's path or JSON text.
+
+    Raises:
+        ValueError: neither a file nor valid JSON, or not a JSON object.
+    """
     if os.path.isfile(text):
         with open(text) as f:
             source, raw = text, f.read()
     else:
-        source, raw = "the --space text", text
+        source, raw = "the text", text
     try:
         space = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ValueError(f"--space: {source} is neither a file nor valid JSON ({e.msg} at "
-                         f"line {e.lineno} column {e.colno})") from None
+        raise ValueError(f"Argument `space` must be a JSON file or JSON text. Received: "
+                         f"{source}, neither a file nor valid JSON ({e.msg} at line "
+                         f"{e.lineno} column {e.colno})") from None
     if not isinstance(space, dict):
-        raise ValueError(f"--space must be a JSON object of field → values, got "
-                         f"{type(space).__name__}")
+        checks._fail("space", "a JSON object of field -> values", space,
+                     shown=f"a JSON {type(space).__name__}")
     return space
 
 
-
-def build_space(config, space_text=None, flags=None):
-    """The search space: `space_text` (`--space`: JSON text or a file) or the config's default,
-    then each `SPACE_FLAGS` flag's value in `flags` (`{"--hidden-sizes": "8:32"}`) replaces
-    its field's entry.
+def build_space(config, space=None, entries=None):
+    """The search space: `space` (a dict, JSON text or a JSON file; default the config's
+    `default_space`) with each of `entries` (`{"hidden_size": {"min": 8, "max": 32}}`, e.g.
+    from `parse_space_value`) replacing its field's entry.
 
     Raises:
-        ValueError: naming the flag whose value does not parse.
+        ValueError: `space` is text that does not parse as a JSON object.
     """
-    space = default_space(config) if space_text is None else load_space(space_text)
-    for flag, text in (flags or {}).items():
-        if text is None:
-            continue
-        field, sampling = SPACE_FLAGS[flag]
-        try:
-            space[field] = parse_space_value(text, field, sampling or "linear")
-        except ValueError as e:
-            raise ValueError(f"argument {flag}: {e}") from None
-    return space
+    if space is None:
+        space = default_space(config)
+    elif isinstance(space, str):
+        space = load_space(space)
+    return {**space, **(entries or {})}
