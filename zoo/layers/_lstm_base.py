@@ -6,7 +6,7 @@ them (and accept and ignore `implementation`); this module holds what they share
 so the two public files only differ in how they lay out and multiply weights.
 
 Variational dropout uses Keras's `DropoutRNNCell` mixin (private API, reached
-through `zoo/layers/_keras_src.py`): `keras.layers.RNN` asks the mixin for one mask per sequence
+through `zoo/_keras_private.py`): `keras.layers.RNN` asks the mixin for one mask per sequence
 before its loop and clears it afterwards, so every timestep of a sequence sees
 the same mask, and the masks come from the cell's `keras.random.SeedGenerator`.
 
@@ -23,7 +23,7 @@ import keras
 from keras import ops
 
 from zoo import checks
-from zoo.layers._keras_src import DropoutRNNCell
+from zoo._keras_private import DropoutRNNCell
 
 # How each weight setting (`kernel_initializer`, `recurrent_regularizer`, ...)
 # is serialized.
