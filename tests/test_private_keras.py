@@ -9,6 +9,8 @@ private attribute may be used only on `self` / `cls`; zoo-internal private impor
 
 import ast
 
+import pytest
+
 from helpers import ROOT
 
 DOOR = ROOT / "zoo" / "_keras_private.py"
@@ -127,3 +129,21 @@ def test_only_the_door_touches_private_attributes():
     offenders = _offenders(private_attributes)
     assert offenders == {}, f"reach these through zoo/_keras_private.py: {offenders}"
     assert private_attributes(DOOR.read_text())
+
+
+def test_release_oracle_lock_frees_the_lock_a_failed_request_keeps():
+    # keras-tuner's `synchronized` releases an oracle's lock only when the method returns;
+    # an update for a trial the oracle does not know raises and keeps it.
+    import keras_tuner as kt
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    from zoo import _keras_private
+
+    oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=1)
+    with pytest.raises(KeyError):
+        oracle.update_trial("unknown", {"val_loss": 1.0})
+    assert oracle_module.LOCKS[oracle].locked()
+    assert _keras_private.release_oracle_lock(oracle) is True
+    assert not oracle_module.LOCKS[oracle].locked()
+    assert _keras_private.release_oracle_lock(oracle) is False  # not held: nothing to do
+    assert oracle.get_space() is not None  # a synchronized call runs again
