@@ -23,7 +23,7 @@ from helpers.layers import paired_value_and_gradients
 from helpers.layers import random_fused_weights
 from zoo.layers import FusedLSTM
 from zoo.layers import _cudnn
-from zoo.layers import _keras_src
+from zoo import _keras_private
 from zoo.layers import fused_lstm as fused_lstm_module
 from zoo.layers.fused_lstm import cudnn_blocker
 
@@ -79,7 +79,7 @@ def test_cpu_never_calls_the_backend_lstm(monkeypatch):
         pytest.skip("a GPU is present")
     calls = []
     monkeypatch.setattr(
-        _keras_src, "lstm", lambda *a, **k: calls.append(1)
+        _keras_private, "lstm", lambda *a, **k: calls.append(1)
     )
     fast = []
     original = fused_lstm_module.lstm_sequence
@@ -119,10 +119,10 @@ def test_use_cudnn_argument_and_config():
 
 # -------------------------------------------------- the call handed to cuDNN
 class FakeCudnn:
-    """Stands in for the backend's `lstm` (`_keras_src.lstm`) on a GPU.
+    """Stands in for the backend's `lstm` (`_keras_private.lstm`) on a GPU.
 
     Records the call and computes it with `keras.layers.LSTMCell`'s own step
-    in the backend's generic loop (`_keras_src.rnn`, what
+    in the backend's generic loop (`_keras_private.rnn`, what
     `keras.layers.LSTM` runs without cuDNN), from exactly the kernel,
     recurrent kernel and bias it was handed; returns
     `(last_output, outputs, [h, c])` like the backend function. Only ops, so
@@ -143,7 +143,7 @@ class FakeCudnn:
         cell.kernel = ops.convert_to_tensor(kernel)
         cell.recurrent_kernel = ops.convert_to_tensor(recurrent_kernel)
         cell.bias = ops.convert_to_tensor(bias)
-        last, outputs, states = _keras_src.rnn(
+        last, outputs, states = _keras_private.rnn(
             lambda x_t, states: cell.call(x_t, states),
             inputs,
             [h0, c0],
@@ -161,7 +161,7 @@ def gpu(monkeypatch):
     """Pretends a cuDNN GPU is present; returns the fake backend LSTM."""
     fake = FakeCudnn()
     monkeypatch.setattr(_cudnn, "gpu_available", lambda: True)
-    monkeypatch.setattr(_keras_src, "lstm", fake)
+    monkeypatch.setattr(_keras_private, "lstm", fake)
     return fake
 
 

@@ -1,7 +1,7 @@
 """`FusedLSTM`'s hand-off to the backend's cuDNN LSTM (private).
 
 `cudnn_blocker` is the decision (a pure function, tested as a table), the rest
-the call: the entry point `keras.layers.LSTM` uses, `_keras_src.lstm`
+the call: the entry point `keras.layers.LSTM` uses, `_keras_private.lstm`
 (`CudnnRNNV3` on TensorFlow, `jax.experimental.rnn` on JAX), which raises
 `NotImplementedError` where it cannot run.
 """
@@ -9,13 +9,13 @@ the call: the entry point `keras.layers.LSTM` uses, `_keras_src.lstm`
 import keras
 from keras import ops
 
-from zoo.layers import _keras_src
+from zoo import _keras_private
 
 
 def gpu_available():
     """Whether the backend's cuDNN LSTM can run here (its own device check)."""
     return bool(
-        _keras_src.cudnn_ok(
+        _keras_private.cudnn_ok(
             keras.activations.tanh, keras.activations.sigmoid, False, True
         )
     )
@@ -24,7 +24,7 @@ def gpu_available():
 def cudnn_may_run(use_cudnn, activation, recurrent_activation, unroll):
     """Whether a layer so set may reach cuDNN on this machine (TF: no XLA)."""
     return use_cudnn is not False and bool(
-        _keras_src.cudnn_ok(activation, recurrent_activation, unroll, True)
+        _keras_private.cudnn_ok(activation, recurrent_activation, unroll, True)
     )
 
 
@@ -109,7 +109,7 @@ def cudnn_sequence(layer, sequences, initial_state, mask, bias, recurrent_kernel
         `(last_output, outputs, [h, c])`, as `keras.layers.RNN.inner_loop`.
     """
     cell = layer.cell
-    return _keras_src.lstm(
+    return _keras_private.lstm(
         sequences,
         initial_state[0],
         initial_state[1],

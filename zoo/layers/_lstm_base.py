@@ -6,7 +6,7 @@ them (and accept and ignore `implementation`); this module holds what they share
 so the two public files only differ in how they lay out and multiply weights.
 
 Variational dropout uses Keras's `DropoutRNNCell` mixin (private API, reached
-through `zoo/layers/_keras_src.py`): `keras.layers.RNN` asks the mixin for one mask per sequence
+through `zoo/_keras_private.py`): `keras.layers.RNN` asks the mixin for one mask per sequence
 before its loop and clears it afterwards, so every timestep of a sequence sees
 the same mask, and the masks come from the cell's `keras.random.SeedGenerator`.
 
@@ -23,7 +23,7 @@ import keras
 from keras import ops
 
 from zoo import checks
-from zoo.layers._keras_src import DropoutRNNCell
+from zoo._keras_private import DropoutRNNCell
 
 # How each weight setting (`kernel_initializer`, `recurrent_regularizer`, ...)
 # is serialized.
@@ -36,6 +36,25 @@ _SERIALIZERS = {
     )
     for weight in ("kernel", "recurrent", "bias")
 }
+
+# The cells' constructor arguments, in keras.layers.LSTMCell's order (`forget_bias` and
+# `weight_dropout` after them).
+CELL_ARGS = (
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "forget_bias",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
+    "weight_dropout",
+)
+
+
+def cell_property(name):
+    """A read-only property of an RNN layer that reads its cell's `name`."""
+
+    def getter(self):
+        return getattr(self.cell, name)
+
+    return property(getter, doc=f"The cell's `{name}` (read-only).")
 
 
 def lstm_gates(z, c_tm1, activation, recurrent_activation, forget_bias=0.0):
@@ -160,12 +179,28 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
             ]
         )
 
-    def _dropout_active(self, training):
-        """Input dropout in this call; a rate of 1.0 drops nothing (Keras)."""
+    def dropout_active(self, training):
+        """Whether input dropout acts in this call; a rate of 1.0 drops nothing (Keras).
+
+        Public so `FusedLSTM` can apply the cell's masks to a whole sequence.
+
+        Args:
+            training: bool, whether the layer call trains.
+
+        Returns:
+            bool.
+        """
         return bool(training) and 0.0 < self.dropout < 1.0
 
-    def _recurrent_dropout_active(self, training):
-        """Recurrent dropout in this call; 1.0 drops nothing (Keras)."""
+    def recurrent_dropout_active(self, training):
+        """Whether recurrent dropout acts in this call; 1.0 drops nothing (Keras).
+
+        Args:
+            training: bool, whether the layer call trains.
+
+        Returns:
+            bool.
+        """
         return bool(training) and 0.0 < self.recurrent_dropout < 1.0
 
     def _weight_dropout_active(self, training):
@@ -200,7 +235,7 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
             )
         return getattr(self, "_weight_dropout_mask", None)
 
-    def _dropped_recurrent_kernel(self, kernel, training, gate=None):
+    def dropped_recurrent_kernel(self, kernel, training, gate=None):
         """`kernel` times the weight-drop mask in training, else `kernel`.
 
         Args:
@@ -223,9 +258,9 @@ class LSTMCellBase(keras.layers.Layer, DropoutRNNCell):
 
     def _masked(self, inputs, h_tm1, training):
         """Applies the per-sequence variational masks in training."""
-        if self._dropout_active(training):
+        if self.dropout_active(training):
             inputs = inputs * self.get_dropout_mask(inputs)
-        if self._recurrent_dropout_active(training):
+        if self.recurrent_dropout_active(training):
             h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
         return inputs, h_tm1
 

@@ -34,7 +34,7 @@ gradients by autodiff), does.
 
 from keras import ops
 
-from zoo.layers import _keras_src
+from zoo import _keras_private
 from zoo.layers._lstm_base import lstm_gates
 
 # Longest static sequence that is unrolled in Python rather than looped.
@@ -233,7 +233,7 @@ def masked_lstm_loop(
     """The generic recurrence: any activations, masks as in `keras.layers.RNN`.
 
     Autodiff gives the gradients. The loop is the backend's own masked one
-    (`_keras_src.rnn`, what every Keras RNN runs: states carried over masked
+    (`_keras_private.rnn`, what every Keras RNN runs: states carried over masked
     steps, outputs repeated or zeroed there).
 
     Args:
@@ -258,6 +258,6 @@ def masked_lstm_loop(
         )
         return h, [h, c]
 
-    return _keras_src.rnn(
+    return _keras_private.rnn(
         step, z_x, [h0, c0], mask=mask, input_length=z_x.shape[1], **rnn_args
     )

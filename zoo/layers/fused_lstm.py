@@ -6,18 +6,11 @@ from keras import ops
 from zoo import checks
 from zoo.layers import _cudnn
 from zoo.layers._cudnn import cudnn_blocker
+from zoo.layers._lstm_base import CELL_ARGS
+from zoo.layers._lstm_base import cell_property
 from zoo.layers._lstm_sequence import lstm_sequence
 from zoo.layers._lstm_sequence import masked_lstm_loop
 from zoo.layers.fused_lstm_cell import FusedLSTMCell
-
-# The cell's constructor arguments, in keras.layers.LSTMCell's order.
-_CELL_ARGS = (
-    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "forget_bias",
-    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
-    "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed",
-    "weight_dropout",
-)
 
 _USE_CUDNN = ("auto", True, False)
 
@@ -118,6 +111,27 @@ class FusedLSTM(keras.layers.RNN):
     ```
     """
 
+    # Read-only views of the cell's arguments, as on keras.layers.LSTM.
+    units = cell_property("units")
+    activation = cell_property("activation")
+    recurrent_activation = cell_property("recurrent_activation")
+    use_bias = cell_property("use_bias")
+    kernel_initializer = cell_property("kernel_initializer")
+    recurrent_initializer = cell_property("recurrent_initializer")
+    bias_initializer = cell_property("bias_initializer")
+    unit_forget_bias = cell_property("unit_forget_bias")
+    forget_bias = cell_property("forget_bias")
+    kernel_regularizer = cell_property("kernel_regularizer")
+    recurrent_regularizer = cell_property("recurrent_regularizer")
+    bias_regularizer = cell_property("bias_regularizer")
+    kernel_constraint = cell_property("kernel_constraint")
+    recurrent_constraint = cell_property("recurrent_constraint")
+    bias_constraint = cell_property("bias_constraint")
+    dropout = cell_property("dropout")
+    recurrent_dropout = cell_property("recurrent_dropout")
+    seed = cell_property("seed")
+    weight_dropout = cell_property("weight_dropout")
+
     def __init__(
         self,
         units,
@@ -153,9 +167,16 @@ class FusedLSTM(keras.layers.RNN):
         checks.one_of("use_cudnn", use_cudnn, _USE_CUDNN)
         if not isinstance(use_cudnn, str):
             use_cudnn = bool(use_cudnn)
-        arguments = locals()  # the cell takes its arguments as they were passed
-        cell = FusedLSTMCell(
-            **{name: arguments[name] for name in _CELL_ARGS},
+        cell = FusedLSTMCell(  # the cell takes its arguments as they were passed
+            units, activation=activation, recurrent_activation=recurrent_activation,
+            use_bias=use_bias, kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
+            unit_forget_bias=unit_forget_bias, forget_bias=forget_bias,
+            kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
+            dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed,
+            weight_dropout=weight_dropout,
             dtype=kwargs.get("dtype", None),
             trainable=kwargs.get("trainable", True),
             name="fused_lstm_cell",
@@ -191,12 +212,12 @@ class FusedLSTM(keras.layers.RNN):
         if keras.tree.is_nested(mask):
             mask = mask[0]
         cell = self.cell
-        if cell._dropout_active(training):
+        if cell.dropout_active(training):
             # The mask RNN.call drew for this sequence, applied to all steps.
             dp_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dp_mask, axis=1)
 
-        recurrent_kernel = cell._dropped_recurrent_kernel(cell.recurrent_kernel, training)
+        recurrent_kernel = cell.dropped_recurrent_kernel(cell.recurrent_kernel, training)
         args = (sequences, initial_state, mask, recurrent_kernel)
         reason = self._cudnn_blocker(mask)
         if reason is None:
@@ -236,7 +257,7 @@ class FusedLSTM(keras.layers.RNN):
 
     def _cudnn_sequence(self, sequences, initial_state, mask, recurrent_kernel):
         """The whole sequence through the backend's LSTM (cuDNN on a GPU)."""
-        bias = self.cell._effective_bias()
+        bias = self.cell.effective_bias()
         return _cudnn.cudnn_sequence(
             self, sequences, initial_state, mask, bias, recurrent_kernel
         )
@@ -250,11 +271,11 @@ class FusedLSTM(keras.layers.RNN):
         compute_dtype = cell.compute_dtype
         acc_dtype = self._accumulation_dtype()
         rec_mask = None
-        if cell._recurrent_dropout_active(training):
+        if cell.recurrent_dropout_active(training):
             rec_mask = cell.get_recurrent_dropout_mask(initial_state[0])
             rec_mask = ops.cast(rec_mask, acc_dtype)
 
-        bias = cell._effective_bias()
+        bias = cell.effective_bias()
         recurrent_kernel = ops.cast(ops.convert_to_tensor(recurrent_kernel), compute_dtype)
         initial_state = [ops.cast(s, acc_dtype) for s in initial_state]
         if mask is None and self._has_standard_math():
@@ -316,7 +337,7 @@ class FusedLSTM(keras.layers.RNN):
     def get_config(self):
         config = super().get_config()
         cell_config = self.cell.get_config()
-        config.update({k: cell_config[k] for k in _CELL_ARGS})
+        config.update({k: cell_config[k] for k in CELL_ARGS})
         config["use_cudnn"] = self.use_cudnn
         del config["cell"]
         return config
@@ -325,15 +346,3 @@ class FusedLSTM(keras.layers.RNN):
     def from_config(cls, config):
         return cls(**config)
 
-
-def _cell_property(name):
-    def getter(self):
-        return getattr(self.cell, name)
-
-    return property(getter, doc=f"The cell's `{name}` (read-only).")
-
-
-# Read-only views of the cell's arguments, as on keras.layers.LSTM.
-for _name in _CELL_ARGS:
-    setattr(FusedLSTM, _name, _cell_property(_name))
-del _name

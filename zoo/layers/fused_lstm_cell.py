@@ -135,7 +135,7 @@ class FusedLSTMCell(LSTMCellBase):
         h_tm1, c_tm1 = states[0], states[1]
         inputs, h_rec = self._masked(inputs, h_tm1, training)
         z = ops.matmul(inputs, self.kernel)
-        recurrent_kernel = self._dropped_recurrent_kernel(self.recurrent_kernel, training)
+        recurrent_kernel = self.dropped_recurrent_kernel(self.recurrent_kernel, training)
         z = ops.add(z, ops.matmul(h_rec, recurrent_kernel))
         if self.use_bias:
             z = ops.add(z, self.bias)
@@ -148,11 +148,14 @@ class FusedLSTMCell(LSTMCellBase):
         )
         return h, [h, c]
 
-    def _effective_bias(self):
+    def effective_bias(self):
         """`bias` (zeros without `use_bias`) plus the forget-gate offset.
 
         The bias `FusedLSTM`'s whole-sequence paths add to the projected
         input, `forget_bias` folded in (a tensor; the variable is unchanged).
+
+        Returns:
+            A tensor `(4 * units,)`.
         """
         units, dtype = self.units, self.compute_dtype
         bias = self.bias if self.use_bias else ops.zeros((4 * units,), dtype=dtype)

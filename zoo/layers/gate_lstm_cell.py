@@ -110,7 +110,7 @@ class GateLSTMCell(LSTMCellBase):
 
     def _gate(self, g, inputs, h_tm1, training):
         z = ops.matmul(inputs, self.kernels[g])
-        recurrent_kernel = self._dropped_recurrent_kernel(
+        recurrent_kernel = self.dropped_recurrent_kernel(
             self.recurrent_kernels[g], training, gate=g
         )
         z = ops.add(z, ops.matmul(h_tm1, recurrent_kernel))

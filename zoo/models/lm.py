@@ -74,81 +74,120 @@ def build_lm(config, vocab_size=None, batch_size=None, num_steps=None, stateful=
     if isinstance(config, AWDConfig):
         return build_awd_lm(config, vocab_size, batch_size, num_steps=num_steps,
                             stateful=stateful, seed=seed, name=name)
-    s = config.init_scale
-    seeds = iter(range(0 if seed is None else seed * 1000, 10**9))
-
-    def init(scale=s):
-        return keras.initializers.RandomUniform(-scale, scale,
-                                                seed=None if seed is None else next(seeds))
-
-    def embedding_init():
-        return init(config.embedding_init_scale or s)
-
-    def matrix_init():  # the softmax kernel; the LSTM matrices are drawn below, the same way
-        if config.weight_init == "notebook":  # Keras truncates at two stddevs, as TF does
-            return keras.initializers.TruncatedNormal(
-                mean=-s, stddev=s, seed=None if seed is None else next(seeds))
-        return init()
-
-    def maybe_dropout(x, tag):
-        if config.dropout > 0:
-            d_seed = None if seed is None else next(seeds)
-            x = keras.layers.Dropout(config.dropout, seed=d_seed, name=f"dropout_{tag}")(x)
-        return x
-
+    # The order of the steps below is the order the initializers and dropout layers take
+    # their seeds in: reordering them changes every seeded model.
+    draws = _SeededDraws(config, seed)
     inputs = keras.Input(batch_shape=(batch_size, input_length(config, num_steps)),
                          dtype="int32", name="ids")
-    embedding = None
+    x, embedding = _embed(config, vocab_size, inputs, draws)
+    x = draws.dropout(x, "input")
+    x, lstms = _lstm_stack(config, x, stateful, draws)
+    logits = _logits(config, vocab_size, x, embedding, draws)
+    model = keras.Model(inputs, logits, name=name or config.name.replace("-", "_"))
+    _draw_lstm_weights(config, lstms, seed)
+    return model
+
+
+class _SeededDraws:
+    """The initializers and dropout layers of one `build_lm`, seeded one after another.
+
+    Each initializer or dropout layer takes the next seed of `seed * 1000, seed * 1000 + 1,
+    ...` (all `None` without a seed), in the order they are asked for.
+    """
+
+    def __init__(self, config, seed):
+        self.config = config
+        self.seeded = seed is not None
+        self.seeds = iter(range(0 if seed is None else seed * 1000, 10**9))
+
+    def next_seed(self):
+        return next(self.seeds) if self.seeded else None
+
+    def uniform(self, scale=None):
+        scale = self.config.init_scale if scale is None else scale
+        return keras.initializers.RandomUniform(-scale, scale, seed=self.next_seed())
+
+    def embedding(self):
+        return self.uniform(self.config.embedding_init_scale or self.config.init_scale)
+
+    def matrix(self):
+        """The softmax kernel's initializer (the LSTM matrices are drawn the same way)."""
+        if self.config.weight_init == "notebook":  # Keras truncates at two stddevs, as TF
+            s = self.config.init_scale
+            return keras.initializers.TruncatedNormal(mean=-s, stddev=s, seed=self.next_seed())
+        return self.uniform()
+
+    def dropout(self, x, tag):
+        """`x` through `Dropout(config.dropout)` named `dropout_{tag}`; `x` at rate 0."""
+        if self.config.dropout > 0:
+            x = keras.layers.Dropout(self.config.dropout, seed=self.next_seed(),
+                                     name=f"dropout_{tag}")(x)
+        return x
+
+
+def _embed(config, vocab_size, inputs, draws):
+    """The ids embedded: `(x, embedding)`, the embedding layer where weights may be tied."""
     if config.family == "word":
         dim = config.embedding_size or config.hidden_size
         if config.tie_weights:
             embedding = keras.layers.ReversibleEmbedding(
-                vocab_size, dim, tie_weights=True, embeddings_initializer=embedding_init(),
+                vocab_size, dim, tie_weights=True, embeddings_initializer=draws.embedding(),
                 name="embedding"
             )
         else:
             embedding = keras.layers.Embedding(
-                vocab_size, dim, embeddings_initializer=embedding_init(), name="embedding"
+                vocab_size, dim, embeddings_initializer=draws.embedding(), name="embedding"
             )
-        x = embedding(inputs)
-    elif config.family == "char":
+        return embedding(inputs), embedding
+    if config.family == "char":
         if config.embedding_size is None:
             # One-hot input, as the notebook's: a frozen identity embedding.
-            x = keras.layers.Embedding(vocab_size, vocab_size, embeddings_initializer="identity",
-                                       trainable=False, name="one_hot")(inputs)
-        else:
-            x = keras.layers.Embedding(vocab_size, config.embedding_size,
-                                       embeddings_initializer=embedding_init(),
-                                       name="embedding")(inputs)
-    else:  # bigram
-        x = BigramEmbedding(vocab_size, config.embedding_size or config.hidden_size,
-                            mode="valid", embeddings_initializer=embedding_init(),
-                            name="bigram_embedding")(
-            inputs
-        )
-    x = maybe_dropout(x, "input")
+            return keras.layers.Embedding(vocab_size, vocab_size,
+                                          embeddings_initializer="identity",
+                                          trainable=False, name="one_hot")(inputs), None
+        return keras.layers.Embedding(vocab_size, config.embedding_size,
+                                      embeddings_initializer=draws.embedding(),
+                                      name="embedding")(inputs), None
+    bigram = BigramEmbedding(vocab_size, config.embedding_size or config.hidden_size,
+                             mode="valid", embeddings_initializer=draws.embedding(),
+                             name="bigram_embedding")
+    return bigram(inputs), None
+
+
+def _lstm_stack(config, x, stateful, draws):
+    """`x` through the recipe's LSTMs, each followed by dropout: `(x, lstm_layers)`."""
     lstms = []
     for i, units in enumerate(config.layer_sizes):
-        lstms.append(make_lstm(config.cell, units, s, stateful=stateful, name=f"lstm_{i}"))
-        x = maybe_dropout(lstms[-1](x), f"lstm_{i}")
+        lstms.append(make_lstm(config.cell, units, config.init_scale, stateful=stateful,
+                               name=f"lstm_{i}"))
+        x = draws.dropout(lstms[-1](x), f"lstm_{i}")
+    return x, lstms
+
+
+def _logits(config, vocab_size, x, embedding, draws):
+    """float32 logits of `x`: the tied embedding reversed, or a `Dense(vocab_size)`."""
     if config.tie_weights and embedding is not None:
         logits = embedding(x, reverse=True)
     else:
-        kernel_init = matrix_init()  # drawn before the bias: its seed is the same as before
-        bias_init = init() if config.softmax_bias_init == "uniform" else "zeros"
+        kernel_init = draws.matrix()  # drawn before the bias: its seed is the same as before
+        bias_init = draws.uniform() if config.softmax_bias_init == "uniform" else "zeros"
         logits = keras.layers.Dense(vocab_size, kernel_initializer=kernel_init,
                                     bias_initializer=bias_init, name="softmax")(x)
-    logits = keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
-    model = keras.Model(inputs, logits, name=name or config.name.replace("-", "_"))
-    # The three cells draw their initial weights in different shapes (the gate cell has
-    # twelve arrays), so the LSTM weights are drawn here once, in keras.layers.LSTM's layout,
-    # and converted: at equal seed, fused, gate and keras models start identical.
+    return keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+
+
+def _draw_lstm_weights(config, lstms, seed):
+    """Sets the LSTMs' initial weights, drawn in `keras.layers.LSTM`'s layout.
+
+    The three cells draw their initial weights in different shapes (the gate cell has
+    twelve arrays), so the LSTM weights are drawn here once and converted: at equal seed,
+    fused, gate and keras models start identical.
+    """
     rng = np.random.default_rng(None if seed is None else [seed, 7])
     for layer in lstms:
         set_lstm_weights(layer, *_initial_lstm_weights(rng, layer.input.shape[-1],
-                                                       layer.cell.units, s,
+                                                       layer.cell.units, config.init_scale,
                                                        config.weight_init))
-    return model
 
 
 def _initial_lstm_weights(rng, input_dim, units, scale, weight_init="uniform"):

@@ -147,14 +147,18 @@ class MirrorSeq2Seq(keras.Model):
         return cls(**config)
 
     # ----------------------------------------------------------------- inference
-    def _encode(self, encoder_ids):
+    def encode(self, encoder_ids):
+        """Encoder states, attention keys and padding mask of encoder ids `(batch, steps)`.
+
+        A decoding step (`decode_step`) reads them; `zoo.models.mirror_decoding` uses both.
+        """
         x = self._encoder_embedding(encoder_ids)
         mask = ops.not_equal(encoder_ids, decoding.PAD)
         for layer in self._encoders:
             x = layer(x, mask=mask)
         return x, self._attention_keys(x), mask
 
-    def _step(self, prev_ids, states, aligned, encoder_states, keys, encoder_mask):
+    def decode_step(self, prev_ids, states, aligned, encoder_states, keys, encoder_mask):
         """One decoder step: log-probabilities of the next character and new states."""
         x = ops.concatenate([self._decoder_embedding(prev_ids), aligned], axis=-1)
         h, states = self._decoder.cell(x, states, training=False)
@@ -165,7 +169,8 @@ class MirrorSeq2Seq(keras.Model):
         logits = self._logits_layer(y)[:, 0]
         return ops.log_softmax(logits, axis=-1), list(states)
 
-    def _initial_states(self, batch):
+    def initial_decoder_states(self, batch):
+        """The decoder's zero states `[h, c]` for `batch` sentences."""
         return [ops.zeros((batch, self.units)), ops.zeros((batch, self.units))]
 
     def decode_ids(self, encoder_ids, beam_width=1):

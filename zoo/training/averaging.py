@@ -292,7 +292,7 @@ class NTASGD(keras.callbacks.Callback):
                 raise ValueError(f"NTASGD monitors `{self.monitor}`, which is not in the "
                                  f"epoch logs (keys: {sorted(logs)}); validate every epoch")
             fires, memory = nonmonotonic_step(
-                optimizer._read(optimizer.monitor_memory), logs[self.monitor],
+                keras.ops.convert_to_numpy(optimizer.monitor_memory), logs[self.monitor],
                 optimizer.nonmono)
             optimizer.monitor_memory.assign(memory)
             if fires and self._stage_mode == "switch":

@@ -15,6 +15,7 @@ import shutil
 import keras
 import numpy as np
 
+from zoo import _keras_private
 from zoo import checks
 from zoo.training.atomic import AtomicModelCheckpoint  # noqa: F401  (re-exported)
 from zoo.training.atomic import _replacing
@@ -174,7 +175,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             raise _corrupt(states, e) from None
         self.restored_epoch = state["epoch"]
         # How keras.callbacks.BackupAndRestore tells `fit` where to continue.
-        self.model._initial_epoch = state["epoch"]
+        _keras_private.set_initial_epoch(self.model, state["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
         self.save(epoch + 1)

@@ -36,6 +36,7 @@ import os
 
 import keras
 
+from zoo import _keras_private
 from zoo import checks
 
 STRATEGIES = ("mirrored", "multi-worker")
@@ -183,9 +184,9 @@ def prepare_distributed_model(model):
                 data_batch = tf.nest.map_structure(first_replica, next(it))
                 break
         with strategy.scope():
-            model._symbolic_build(data_batch=data_batch)
+            _keras_private.symbolic_build(model, data_batch)
 
-    model._maybe_symbolic_build = maybe_symbolic_build
+    _keras_private.set_maybe_symbolic_build(model, maybe_symbolic_build)
 
     if num_workers(strategy) > 1:
 
@@ -237,9 +238,9 @@ def all_reduce_before_clipping(optimizer):
     _require_tensorflow()
     import tensorflow as tf
 
-    if getattr(optimizer, "_zoo_all_reduce_before_clipping", False):
+    if getattr(_keras_private.clip_gradients(optimizer), "sums_replicas_first", False):
         return optimizer
-    clip = optimizer._clip_gradients  # bound method of this optimizer
+    clip = _keras_private.clip_gradients(optimizer)
 
     def clip_summed(grads):
         context = tf.distribute.get_replica_context()
@@ -255,8 +256,8 @@ def all_reduce_before_clipping(optimizer):
             out[i] = g / tf.cast(replicas, g.dtype)
         return out
 
-    optimizer._clip_gradients = clip_summed
-    optimizer._zoo_all_reduce_before_clipping = True
+    clip_summed.sums_replicas_first = True  # so a second call changes nothing
+    _keras_private.set_clip_gradients(optimizer, clip_summed)
     return optimizer
 
 

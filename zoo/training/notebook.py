@@ -64,7 +64,7 @@ class StepSummary(keras.callbacks.Callback):
         self._last = (batch, loss, log_ppl)
         self._loss_sum += batch_loss * steps
         self._count += steps
-        step = _global_step(self, batch)
+        step = _global_step(self, self._epoch, batch)
         if step % self.every_n_steps:
             return
         _sync_backend_state(self.model)
@@ -130,7 +130,7 @@ class NotebookValidation(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        self._step = _global_step(self, batch)
+        self._step = _global_step(self, self._epoch, batch)
         if self._step % self.every_n_steps == 0:
             value = self.perplexity()
             self._last = (self._step, value)
@@ -173,7 +173,7 @@ class StopAtStep(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if _global_step(self, batch) + 1 >= self.total_steps:
+        if _global_step(self, self._epoch, batch) + 1 >= self.total_steps:
             self.model.stop_training = True
 
     def get_config(self):

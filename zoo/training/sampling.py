@@ -137,8 +137,8 @@ def notebook_perplexity(model, ids, num_predictions=1000, stride=1, copy=None):
     return float(np.exp(np.mean(-np.log(np.maximum(p, PROBABILITY_FLOOR)))))
 
 
-def _global_step(callback, batch):
-    return callback._epoch * callback.params.get("steps", 0) + batch
+def _global_step(callback, epoch, batch):
+    return epoch * callback.params.get("steps", 0) + batch
 
 
 def _verbose(callback):
@@ -193,7 +193,7 @@ class SampleText(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        step = _global_step(self, batch)
+        step = _global_step(self, self._epoch, batch)
         if step % self.every_n_steps == 0:
             self.sample(step)
 

@@ -19,6 +19,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo import _keras_private
+
 
 def _children(layer):
     """Direct sub-layers of `layer`, through public attributes where Keras has them."""
@@ -29,11 +31,8 @@ def _children(layer):
     if isinstance(layer, keras.Model):
         return list(layer.layers)
     # A custom layer that owns sub-layers as attributes: Keras tracks them, but only
-    # exposes them through this (stable since Keras 3.0) method.
-    flatten = getattr(layer, "_flatten_layers", None)
-    if flatten is None:
-        return []
-    return list(flatten(include_self=False, recursive=False))
+    # exposes them privately (zoo/_keras_private.py).
+    return _keras_private.sub_layers(layer)
 
 
 def find_stateful_rnn_layers(model):
@@ -85,7 +84,7 @@ def _sync_backend_state(model):
     assigned by a callback take effect. A no-op on other backends and outside a loop.
     """
     sync = getattr(model, "jax_state_sync", None)
-    if sync is not None and getattr(model, "_jax_state", None):
+    if sync is not None and _keras_private.jax_state_in_flight(model):
         sync()
 
 
