@@ -27,6 +27,7 @@ import time
 
 import keras_tuner as kt
 
+from zoo import _keras_private
 from zoo.checks import env_seconds
 
 #: Seconds between two "waiting for" lines; `$ZOO_TUNE_REPORT_SECONDS` overrides it.
@@ -89,25 +90,19 @@ def _servicer(oracle):
     that outlived a chief restart) keeps it for ever, and the chief's own look at the
     oracle then blocks for ever. This releases the lock such a request leaves behind.
     """
-    import threading
-
-    from keras_tuner.src.distribute import oracle_chief
-    from keras_tuner.src.engine import oracle as oracle_module
+    base = _keras_private.oracle_servicer_class()
 
     def releasing(method):
         def call(self, request, context):
             try:
                 return method(self, request, context)
             except Exception:
-                if oracle_module.THREADS[self.oracle] == threading.current_thread().name:
-                    oracle_module.THREADS[self.oracle] = None
-                    oracle_module.LOCKS[self.oracle].release()
+                _keras_private.release_oracle_lock(self.oracle)
                 raise
 
         return call
 
-    cls = type("Servicer", (oracle_chief.OracleServicer,),
-               {name: releasing(getattr(oracle_chief.OracleServicer, name)) for name in _RPCS})
+    cls = type("Servicer", (base,), {name: releasing(getattr(base, name)) for name in _RPCS})
     return cls(oracle)
 
 
@@ -144,8 +139,6 @@ def serve_chief(tuner, verbose=1, wait_timeout=None, report=None, poll=0.2, out=
     import grpc
     from concurrent import futures
 
-    from keras_tuner.src import protos
-
     report = report_every() if report is None else report
     out = out or sys.stdout
     ip, port = _address()
@@ -156,7 +149,7 @@ def serve_chief(tuner, verbose=1, wait_timeout=None, report=None, poll=0.2, out=
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1),
                          options=[("grpc.so_reuseport", 0)])
     servicer = _servicer(oracle)
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    _keras_private.add_oracle_servicer(servicer, server)
     try:
         bound = server.add_insecure_port(f"{ip}:{port}")
     except RuntimeError:
