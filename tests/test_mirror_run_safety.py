@@ -1,11 +1,11 @@
 """The mirror model's runs have the language models' guarantees (issue 20 §7, 21 §6).
 
 As in test_run_safety.py: a "kill" is an exception raised at the named instant of an
-in-process `train.py` run (its kill hooks); the same command again must end exactly where the
+in-process run (its kill hooks); the same call again must end exactly where the
 uninterrupted run ends (the same final weights, bit for bit, every epoch once in
 history.csv). A run of other settings is refused in one line; a finished run stays finished.
-The run folder holds the language models' file names. Runs are tiny (300 generated words,
-8 units).
+The run folder holds the language models' file names. Runs are tiny (400 generated words,
+8 units, one encoder layer) and call `train_mirror` (`train.py` passes its flags to it).
 """
 
 import csv
@@ -16,17 +16,25 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.cli import run_main
 from test_run_safety import Killed
 from test_run_safety import kill_on_call
-from test_run_safety import one_error_line
 from test_run_safety import snapshot
-from zoo import cli
+from zoo.datasets import mirror as mirror_data
 from zoo.experiments.train_mirror import _ResumedReduceLROnPlateau
+from zoo.experiments.train_mirror import train_mirror
 
-TINY = ["--model", "mirror-seq2seq", "--corpus-tokens", "300", "--epochs", "2",
-        "--batch-size", "16", "--hidden-size", "8", "--verbose", "0"]
+TINY = {"epochs": 2, "batch_size": 16, "units": 8, "embedding_dim": 4, "encoder_layers": 1,
+        "max_words": 3, "max_length": 20, "augment": 0, "dropout": 0.1, "verbose": 0}
 LM_FILES = {"best.keras", "final.keras", "history.csv", "results.json", "zoo_meta.json"}
+
+
+@pytest.fixture(scope="module")
+def text():
+    return mirror_data.offline_text(num_words=400, seed=1)
+
+
+def train(out, text, **fields):
+    return train_mirror(str(out), text=text, data="generated", **{**TINY, **fields})
 
 
 def history_epochs(run):
@@ -39,10 +47,10 @@ def final_weights(run):
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory):
+def straight(tmp_path_factory, text):
     """The uninterrupted run."""
     out = tmp_path_factory.mktemp("mirror") / "run"
-    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    train(out, text)
     return out
 
 
@@ -57,37 +65,24 @@ def test_the_run_folder_has_the_language_models_file_names(straight):
         val_loss = [float(row["val_loss"]) for row in csv.DictReader(f)]
     assert results["history"]["val_loss"] == val_loss
     settings = json.loads((straight / "zoo_meta.json").read_text())["settings"]
-    assert settings["config"]["units"] == 8 and settings["data"] == "synthetic"
+    assert settings["config"]["units"] == 8 and settings["data"] == "generated"
 
 
-def _csv_epoch_end(monkeypatch):
-    # The CSV row of epoch 2: Keras's BackupAndRestore had committed epoch 2 by then.
-    kill_on_call(monkeypatch, keras.callbacks.CSVLogger, "on_epoch_end", 2)
-
-
-def _between_weights_and_epoch(monkeypatch):
-    # Epoch 2's backup weights are written, its epoch number is not (Keras's backup
-    # writes them in place, one after the other).
-    kill_on_call(monkeypatch, keras.Model, "save_weights", 2, after=True)
-
-
-KILLS = {"csv-row-of-epoch-2": _csv_epoch_end,
-         "between-backup-weights-and-epoch": _between_weights_and_epoch}
-
-
-def _kill(out, instant):
+def _kill_at_the_csv_row_of_epoch_2(out, text):
+    # The row of epoch 2: Keras's BackupAndRestore (before the CSVLogger) had committed
+    # epoch 2 by then, so the old mirror run trained on from epoch 2 without its row.
     with pytest.MonkeyPatch.context() as m:
-        KILLS[instant](m)
+        kill_on_call(m, keras.callbacks.CSVLogger, "on_epoch_end", 2)
         with pytest.raises(Killed):
-            cli.main([*TINY, "--output-dir", str(out)])
+            train(out, text)
 
 
-@pytest.mark.parametrize("instant", list(KILLS))
-def test_kill_then_rerun_gives_the_uninterrupted_run(instant, straight, tmp_path):
+def test_kill_then_rerun_gives_the_uninterrupted_run(straight, text, tmp_path):
     out = tmp_path / "run"
-    _kill(out, instant)
+    _kill_at_the_csv_row_of_epoch_2(out, text)
     assert json.loads((out / "backup" / "backup.json").read_text())["epoch"] == 1
-    assert run_main([*TINY, "--output-dir", str(out)]) == 0
+    _other_settings_are_refused_in_one_line_and_touch_nothing(out, straight, text)
+    train(out, text)
     assert history_epochs(out) == ["0", "1"], "every epoch exactly once"
     a, b = final_weights(out), final_weights(straight)
     assert len(a) == len(b)
@@ -97,35 +92,31 @@ def test_kill_then_rerun_gives_the_uninterrupted_run(instant, straight, tmp_path
             == json.loads((straight / "results.json").read_text())["history"])
 
 
-def test_other_settings_are_refused_in_one_line_and_touch_nothing(straight, tmp_path, capsys):
-    out = tmp_path / "run"
-    _kill(out, "csv-row-of-epoch-2")
+def _refused(out, text, **fields):
     before = snapshot(out)
-    capsys.readouterr()
-    assert run_main([*TINY, "--hidden-size", "4", "--output-dir", str(out)]) == 2
-    line = one_error_line(capsys)
-    assert "other settings" in line and "units: 8 → 4" in line, line
+    with pytest.raises(ValueError) as e:
+        train(out, text, **fields)
     assert snapshot(out) == before
-    shutil.rmtree(out)
-    shutil.copytree(straight, out)  # a finished run: the same
-    before = snapshot(out)
-    assert run_main([*TINY, "--seed", "1", "--output-dir", str(out)]) == 2
-    line = one_error_line(capsys)
-    assert "holds a run with other settings" in line and "seed: 0 → 1" in line, line
-    assert snapshot(out) == before
+    assert "\n" not in str(e.value)
+    return str(e.value)
 
 
-def test_a_finished_run_stays_finished(straight, tmp_path, capsys):
-    out = tmp_path / "run"
-    shutil.copytree(straight, out)
-    before = snapshot(out)
-    results = json.loads((out / "results.json").read_text())
+def _other_settings_are_refused_in_one_line_and_touch_nothing(interrupted, straight, text):
+    message = _refused(interrupted, text, units=4)
+    assert "holds an interrupted run with other settings" in message
+    assert "units: 8 → 4" in message, message
+    message = _refused(straight, text, seed=1)  # a finished run: the same
+    assert "holds a run with other settings" in message and "seed: 0 → 1" in message, message
+    message = _refused(straight, text[: len(text) // 2])
+    assert "sentences: " in message, message
+
+
+def test_a_finished_run_stays_finished(straight, text, capsys):
+    before = snapshot(straight)
     capsys.readouterr()
-    assert run_main([*TINY, "--output-dir", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert "holds a finished run of 2 epochs" in printed
-    assert f"{100 * results['test_word_accuracy']:.1f}% of words" in printed
-    assert snapshot(out) == before
+    assert train(straight, text) == json.loads((straight / "results.json").read_text())
+    assert "holds a finished run of 2 epochs" in capsys.readouterr().out
+    assert snapshot(straight) == before
 
 
 def test_plateau_patience_counts_the_epochs_before_a_resume():
