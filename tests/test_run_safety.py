@@ -257,12 +257,13 @@ def test_mirror_overwrite_deletes_the_old_mirror_run(tmp_path):
     out = tmp_path / "mirror"
     (out / "backup").mkdir(parents=True)
     (out / "backup" / "stale").write_text("an old backup")
-    (out / "log.csv").write_text("epoch,loss\n0,9\n1,8\n2,7\n")
+    (out / "history.csv").write_text("epoch,loss\n0,9\n1,8\n2,7\n")
+    (out / "log.csv").write_text("epoch,loss\n0,9\n")  # an earlier version's name
     assert run_main(["--model", "mirror-seq2seq", "--corpus-tokens", "300", "--epochs", "1",
                      "--batch-size", "16", "--output-dir", str(out), "--overwrite"]) == 0
-    with open(out / "log.csv", newline="") as f:
+    with open(out / "history.csv", newline="") as f:
         assert [row[0] for row in csv.reader(f)] == ["epoch", "0"]
-    assert not (out / "backup" / "stale").exists()
+    assert not (out / "backup" / "stale").exists() and not (out / "log.csv").exists()
 
 
 @pytest.mark.parametrize("victim", ["weights", "record"])

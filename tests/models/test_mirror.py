@@ -126,13 +126,13 @@ def test_train_mirror_writes_checkpoints_and_reports(tmp_path):
     result = train_mirror(
         str(tmp_path), text=text, epochs=1, batch_size=32, units=8, embedding_dim=8,
         encoder_layers=1, max_words=2, max_length=12, augment=0, verbose=0, cell="fused")
-    for name in ("best.keras", "last.keras", "log.csv", "metrics.csv"):
+    for name in ("best.keras", "final.keras", "history.csv", "results.json", "zoo_meta.json"):
         assert (tmp_path / name).is_file(), name
     assert result["epochs_run"] == 1 and result["train_seconds"] > 0
     assert 0.0 <= result["test_word_accuracy"] <= 1.0
     assert result["test_sentences"] == result["valid_sentences"] - result[
         "test_removed_seen_or_too_long"]
-    log = (tmp_path / "log.csv").read_text().splitlines()
+    log = (tmp_path / "history.csv").read_text().splitlines()
     assert log[0].startswith("epoch") and len(log) == 2
     assert mirror.load_mirror(result["checkpoint"]).max_length == 12
 

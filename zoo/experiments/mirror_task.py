@@ -1,4 +1,4 @@
-"""The mirror task as `train.py` runs it: its texts, a locked run folder, its checkpoints."""
+"""The mirror task as `train.py` runs it: its texts, its run folder, its checkpoints."""
 
 import os
 
@@ -9,16 +9,8 @@ from zoo.experiments.evaluate import checkpoint_kind
 from zoo.experiments.evaluate import load_checkpoint
 from zoo.experiments.mirror_eval import evaluate_mirror
 from zoo.experiments.mirror_eval import mirror_sentence
-from zoo.experiments.run_folder import BACKUP_DIR
-from zoo.experiments.run_folder import RunFolderLock
-from zoo.experiments.run_folder import clear_run_folder
 from zoo.experiments.train_mirror import train_mirror
 from zoo.models import mirror
-from zoo.training.reporting import META_FILE
-from zoo.training.reporting import write_meta
-from zoo.training.reporting import write_results
-
-MIRROR_RUN_FILES = ("best.keras", "last.keras", "log.csv", "results.json", META_FILE)
 
 
 def mirror_texts(data, data_dir=None):
@@ -30,40 +22,39 @@ def mirror_texts(data, data_dir=None):
     if data == "synthetic":
         return None, None, None
     if data == "text8":
-        raise ValueError("--data text8 is one unbroken stream with no sentences; the mirror "
+        raise ValueError("`data='text8'` is one unbroken stream with no sentences; the mirror "
                          "model needs sentences: use synthetic, mini-ptb or ptb")
     if data == "mini-ptb":
         d = data_dir or os.path.join(shared_data_dir(), "ptb")
         paths = [os.path.join(d, f"ptb.{s}.txt") for s in ("valid", "test")]
         for path in paths:
             if not os.path.isfile(path):
-                raise ValueError(f"{path} not found: pass --data-dir with ptb.valid.txt and "
+                raise ValueError(f"{path} not found: pass a `data_dir` with ptb.valid.txt and "
                                  "ptb.test.txt")
         with open(paths[1], encoding="utf-8-sig") as f:
             valid_lines, test_lines = mini_ptb_split(f.read().splitlines())
         return paths[0], "\n".join(valid_lines), "\n".join(test_lines)
     if data_dir is None:
-        raise ValueError("--data ptb for the mirror model needs --data-dir with ptb.*.txt")
+        raise ValueError("`data='ptb'` for the mirror model needs a `data_dir` with ptb.*.txt")
     return tuple(os.path.join(data_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test"))
 
 
 def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=None,
                      seed=0, overwrite=False, verbose=2):
-    """Trains the mirror model `config` (a MirrorConfig) in the locked folder `output_dir`."""
+    """Trains the mirror model `config` (a MirrorConfig) in the run folder `output_dir`.
+
+    The run folder, its guarantees and its files are `train_mirror`'s: an interrupted run
+    resumes, a finished one returns its results, other settings are refused unless
+    `overwrite`.
+    """
     text, valid_text, test_text = mirror_texts(data, data_dir)
     if corpus_tokens:
         if data != "synthetic":
-            raise ValueError("--corpus-tokens only applies to --data synthetic")
+            raise ValueError("`corpus_tokens` only applies to `data='synthetic'`")
         text = mirror_data.offline_text(num_words=corpus_tokens, seed=seed)
-    os.makedirs(output_dir, exist_ok=True)
-    with RunFolderLock(output_dir):
-        if overwrite:
-            clear_run_folder(output_dir, names=MIRROR_RUN_FILES, folders=(BACKUP_DIR,))
-        result = train_mirror(output_dir, text=text, valid_text=valid_text,
-                              test_text=test_text, config=config, seed=seed, verbose=verbose)
-        write_meta(output_dir, config, "seq2seq", data=data)
-        write_results(os.path.join(output_dir, "results.json"), **result)
-    return result
+    return train_mirror(output_dir, text=text, valid_text=valid_text, test_text=test_text,
+                        config=config, seed=seed, verbose=verbose, overwrite=overwrite,
+                        data=data)
 
 
 def load_mirror_checkpoint(path):
