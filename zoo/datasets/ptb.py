@@ -46,7 +46,7 @@ MINI_PTB_VALID_LINES = 1880
 
 _LOCAL_HINT = (
     "pass a directory holding ptb.train.txt, ptb.valid.txt and ptb.test.txt with "
-    "`data_dir=` (`--data-dir` on the command line)."
+    "`data_dir=`."
 )
 
 

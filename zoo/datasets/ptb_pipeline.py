@@ -43,9 +43,9 @@ def epoch_size(num_ids, batch_size, num_steps):
 def _as_ids(ids):
     ids = np.asarray(ids)
     if ids.ndim != 1:
-        raise ValueError(f"`ids` must be 1-D, got shape {ids.shape}.")
+        checks.invalid("ids", "1-D", ids, shown=f"array of shape {ids.shape}")
     if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"`ids` must be integers, got dtype {ids.dtype}.")
+        checks.invalid("ids", "integers", ids, shown=f"array of dtype {ids.dtype}")
     return ids.astype(np.int32, copy=False)
 
 

@@ -30,20 +30,20 @@ def mirror_texts(data, data_dir=None):
     if data == "synthetic":
         return None, None, None
     if data == "text8":
-        raise ValueError("--data text8 is one unbroken stream with no sentences; the mirror "
+        raise ValueError("`data='text8'` is one unbroken stream with no sentences; the mirror "
                          "model needs sentences: use synthetic, mini-ptb or ptb")
     if data == "mini-ptb":
         d = data_dir or os.path.join(shared_data_dir(), "ptb")
         paths = [os.path.join(d, f"ptb.{s}.txt") for s in ("valid", "test")]
         for path in paths:
             if not os.path.isfile(path):
-                raise ValueError(f"{path} not found: pass --data-dir with ptb.valid.txt and "
+                raise ValueError(f"{path} not found: pass `data_dir` with ptb.valid.txt and "
                                  "ptb.test.txt")
         with open(paths[1], encoding="utf-8-sig") as f:
             valid_lines, test_lines = mini_ptb_split(f.read().splitlines())
         return paths[0], "\n".join(valid_lines), "\n".join(test_lines)
     if data_dir is None:
-        raise ValueError("--data ptb for the mirror model needs --data-dir with ptb.*.txt")
+        raise ValueError("`data='ptb'` for the mirror model needs `data_dir` with ptb.*.txt")
     return tuple(os.path.join(data_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test"))
 
 
@@ -53,7 +53,8 @@ def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus
     text, valid_text, test_text = mirror_texts(data, data_dir)
     if corpus_tokens:
         if data != "synthetic":
-            raise ValueError("--corpus-tokens only applies to --data synthetic")
+            raise ValueError("Argument `corpus_tokens` only applies to data='synthetic'. "
+                             f"Received: data={data!r}")
         text = mirror_data.offline_text(num_words=corpus_tokens, seed=seed)
     os.makedirs(output_dir, exist_ok=True)
     with RunFolderLock(output_dir):
@@ -71,8 +72,7 @@ def load_mirror_checkpoint(path):
     kind = checkpoint_kind(path)
     if kind not in (None, "seq2seq"):
         raise ValueError(f"{path} is a {kind}-level language model, not a mirror-seq2seq "
-                         f"checkpoint: use `train.py generate --checkpoint {path}` (or "
-                         "`train.py evaluate`) for it")
+                         "checkpoint: generate text with it (or evaluate it) instead")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint not found: {path}")
     model = load_checkpoint(path, mirror.load_mirror)

@@ -299,7 +299,7 @@ def tune_dynamic_eval(model, ids, learning_rates=LEARNING_RATES, decays=DECAYS, 
     grid = [check_dynamic_args(lr, d, method, epsilon)[:2]
             for lr in learning_rates for d in decays]
     if not grid:
-        checks._fail("learning_rates", "a non-empty sequence (and decays too)", [])
+        checks.invalid("learning_rates", "a non-empty sequence (and decays too)", [])
     checks.one_of("verbose", verbose, (0, 1))
     results = [(lr, d, _adapted_perplexity(model, ids, lr, d, method, statistics, epsilon,
                                            verbose)) for lr, d in grid]
