@@ -167,7 +167,8 @@ def test_bad_input_errors(tmp_path, mini):
     with pytest.raises(ValueError,
                        match=r"`num_steps` must be a positive integer\. Received: num_steps=0"):
         ptb.epoch_size(100, 2, 0)
-    with pytest.raises(ValueError, match="`ids` must be 1-D"):
+    with pytest.raises(ValueError, match=r"^Argument `ids` must be 1-D\. "
+                                         r"Received: ids=array of shape"):
         ptb.ptb_dataset(np.zeros((4, 4), np.int32), 2, 2)
     with pytest.raises(FileNotFoundError, match="No such file"):
         ptb.read_words(tmp_path / "missing.txt")

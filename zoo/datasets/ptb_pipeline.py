@@ -33,8 +33,8 @@ def epoch_size(num_ids, batch_size, num_steps):
     if size <= 0:
         raise ValueError(
             f"batch_size × num_steps larger than the data: {num_ids} ids give "
-            f"{int(num_ids) // batch_size} per row with batch_size={batch_size}, but "
-            f"num_steps={num_steps} needs at least {num_steps + 1}; decrease `batch_size` "
+            f"{int(num_ids) // batch_size} per row with `batch_size={batch_size}`, but "
+            f"`num_steps={num_steps}` needs at least {num_steps + 1}; decrease `batch_size` "
             "or `num_steps`, or use more data."
         )
     return size

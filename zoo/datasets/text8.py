@@ -149,8 +149,6 @@ def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
         with open(path, "rb") as f:
             text = _text.decode(f.read(), repr(path))
     if valid_size >= len(text):
-        raise ValueError(
-            f"`valid_size`={valid_size} leaves no training text: {path!r} has "
-            f"{len(text)} characters."
-        )
+        checks.invalid("valid_size", f"less than the {len(text):,} characters of {path!r} "
+                       "(it leaves no training text)", valid_size)
     return text[valid_size:], text[:valid_size]
