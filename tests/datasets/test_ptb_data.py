@@ -180,7 +180,7 @@ def test_bad_input_errors(tmp_path, mini):
         ptb.read_words(tmp_path / "latin1.txt")
     (tmp_path / "ptb.train.txt").write_text(" a b \n", encoding="utf-8")
     (tmp_path / "ptb.valid.txt").write_text(" a \n", encoding="utf-8")
-    with pytest.raises(FileNotFoundError, match=r"no ptb\.test\.txt.*data_dir="):
+    with pytest.raises(FileNotFoundError, match=r"no ptb\.test\.txt.*as `data_dir`"):
         ptb.load_ptb(data_dir=tmp_path)
     (tmp_path / "ptb.test.txt").write_text("", encoding="utf-8")
     with pytest.raises(ValueError, match="ptb.test.txt' is empty"):

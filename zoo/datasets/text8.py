@@ -45,7 +45,7 @@ TEXT8_FNAME = "text8.zip"
 TEXT8_SIZE = 31_344_016
 TEXT8_MEMBER = "text8"
 
-_LOCAL_HINT = "pass a local text8.zip or text file with `path=`."
+_LOCAL_HINT = "pass a local text8.zip or text file as `path`."
 
 #: What reading a truncated or damaged .zip raises (zipfile does not wrap them all).
 _ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
