@@ -6,7 +6,8 @@ Every check raises one `ValueError` line that names the argument and the value r
 
 The checks return the value converted (a Python int or float), so a caller writes
 `self.units = checks.positive_int("units", units)`. NumPy scalars are accepted, as by
-Keras's own layers; booleans are not numbers here.
+Keras's own layers; booleans are not numbers here. A caller with a check of its own raises
+through `invalid(name, what, value)`, so every argument error in the zoo reads the same.
 """
 
 import math

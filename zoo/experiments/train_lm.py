@@ -129,7 +129,9 @@ class _Run:
             train_ds, valid_ds, fit_kwargs = fit_datasets(config, self.corpus,
                                                           self.initial_epoch, seed=self.seed)
         except ValueError as e:
-            raise ValueError(f"{e} (`batch_size={B}`, `num_steps={T}`)") from None
+            named = [f"`batch_size={B}`", f"`num_steps={T}`"]  # unless the error names both
+            raise ValueError(str(e) if all(n in str(e) for n in named)
+                             else f"{e} ({', '.join(named)})") from None
         # A diverged run ends with an error instead of reporting broken weights (tune
         # keeps TerminateOnNaN: a diverged trial is a bad trial).
         # The text8 recipes (summary_frequency) report and validate as the notebook does.
