@@ -68,3 +68,22 @@ def test_weight_dropout_for_refuses_a_rate_keras_lstm_cannot_apply():
     with pytest.raises(ValueError, match=r"must be a float in \[0, 1\)\. Received: "
                                          r"weight_dropout=1\.0"):
         checks.weight_dropout_for("gate", 1.0)
+
+
+def test_invalid_is_the_public_raiser_of_the_keras_wording():
+    with pytest.raises(ValueError) as info:
+        checks.invalid("window", "a positive integer", 0)
+    assert str(info.value) == "Argument `window` must be a positive integer. Received: window=0"
+    with pytest.raises(ValueError) as info:
+        checks.invalid("ids", "1-D", [[1]], shown="array of shape (1, 1)")
+    assert str(info.value) == "Argument `ids` must be 1-D. Received: ids=array of shape (1, 1)"
+
+
+def test_instance_names_the_type_received_and_returns_the_value():
+    assert checks.instance("text", "ab", str, "a str") == "ab"
+    with pytest.raises(ValueError) as info:
+        checks.instance("text", 5, str, "a str")
+    assert str(info.value) == "Argument `text` must be a str. Received: text of type int"
+    with pytest.raises(TypeError) as info:
+        checks.instance("config", {}, (int, float), "a number", error=TypeError)
+    assert str(info.value) == "Argument `config` must be a number. Received: config of type dict"

@@ -363,7 +363,7 @@ def test_fewer_epochs_than_a_finished_run_is_refused(straight, tmp_path, capsys)
     capsys.readouterr()
     assert run_main([*TINY, "--epochs", "1", "--output-dir", str(out)]) == 2
     line = one_error_line(capsys)
-    assert "finished 2 epochs, more than the 1 asked for" in line and "overwrite=True" in line
+    assert "finished 2 epochs, more than the 1 asked for" in line and "--overwrite" in line
     assert snapshot(out) == before
 
 

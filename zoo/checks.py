@@ -6,7 +6,8 @@ Every check raises one `ValueError` line that names the argument and the value r
 
 The checks return the value converted (a Python int or float), so a caller writes
 `self.units = checks.positive_int("units", units)`. NumPy scalars are accepted, as by
-Keras's own layers; booleans are not numbers here.
+Keras's own layers; booleans are not numbers here. A caller with a check of its own raises
+through `invalid(name, what, value)`, so every argument error in the zoo reads the same.
 """
 
 import math
@@ -14,9 +15,36 @@ import numbers
 import os
 
 
-def _fail(name, what, value, shown=None):
+def invalid(name, what, value, shown=None):
+    """Raises the one `ValueError` line of every argument check, for checks of one caller's own.
+
+    `invalid("window", "a positive integer", 0)` raises
+    ``Argument `window` must be a positive integer. Received: window=0``.
+
+    Args:
+        name: str, the Python argument's name.
+        what: str, what the argument must be (after "must be").
+        value: the value received; shown with `repr`.
+        shown: str, optional text shown after `name=` instead of `repr(value)` (for a long
+            value, e.g. its length or shape).
+
+    Raises:
+        ValueError: always.
+    """
     shown = repr(value) if shown is None else shown
     raise ValueError(f"Argument `{name}` must be {what}. Received: {name}={shown}")
+
+
+def instance(name, value, types, what, error=ValueError):
+    """`value`; `error` (`ValueError`) unless an instance of `types`, naming the type received.
+
+    `instance("text", 5, str, "a str")` raises
+    ``Argument `text` must be a str. Received: text of type int``.
+    """
+    if not isinstance(value, types):
+        raise error(f"Argument `{name}` must be {what}. "
+                         f"Received: {name} of type {type(value).__name__}")
+    return value
 
 
 def _is_int(value):
@@ -30,21 +58,21 @@ def _is_number(value):
 def boolean(name, value):
     """`value`; `ValueError` unless it is a bool (`True` or `False`, not 0 or 1)."""
     if not isinstance(value, bool):
-        _fail(name, "a bool", value)
+        invalid(name, "a bool", value)
     return value
 
 
 def positive_int(name, value):
     """`value` as an int; `ValueError` unless an integer >= 1."""
     if not _is_int(value) or value <= 0:
-        _fail(name, "a positive integer", value)
+        invalid(name, "a positive integer", value)
     return int(value)
 
 
 def int_at_least(name, value, low):
     """`value` as an int; `ValueError` unless an integer >= `low`."""
     if not _is_int(value) or value < low:
-        _fail(name, f"an integer >= {low}", value)
+        invalid(name, f"an integer >= {low}", value)
     return int(value)
 
 
@@ -56,21 +84,21 @@ def non_negative_int(name, value):
 def positive_number(name, value):
     """`value` as a float; `ValueError` unless a finite number > 0."""
     if not _is_number(value) or not math.isfinite(value) or value <= 0:
-        _fail(name, "a finite number > 0", value)
+        invalid(name, "a finite number > 0", value)
     return float(value)
 
 
 def non_negative_number(name, value):
     """`value` as a float; `ValueError` unless a finite number >= 0."""
     if not _is_number(value) or not math.isfinite(value) or value < 0:
-        _fail(name, "a finite number >= 0", value)
+        invalid(name, "a finite number >= 0", value)
     return float(value)
 
 
 def number_above(name, value, low):
     """`value` as a float; `ValueError` unless a finite number > `low`."""
     if not _is_number(value) or not math.isfinite(value) or value <= low:
-        _fail(name, f"a finite number > {low}", value)
+        invalid(name, f"a finite number > {low}", value)
     return float(value)
 
 
@@ -84,7 +112,7 @@ def number_in(name, value, low, high, include_low=True, include_high=True):
         value <= high if include_high else value < high)
     if not inside:
         interval = f"{'[' if include_low else '('}{low:g}, {high:g}{']' if include_high else ')'}"
-        _fail(name, f"a number in {interval}", value)
+        invalid(name, f"a number in {interval}", value)
     return float(value)
 
 
@@ -100,7 +128,7 @@ def rate(name, value, allow_one=True):
         result = None
     if isinstance(value, bool) or result is None or not (
             0.0 <= result <= 1.0 if allow_one else 0.0 <= result < 1.0):
-        _fail(name, "a float in [0, 1]" if allow_one else "a float in [0, 1)", value)
+        invalid(name, "a float in [0, 1]" if allow_one else "a float in [0, 1)", value)
     return result
 
 
@@ -118,7 +146,7 @@ def weight_dropout_for(cell, value):
 def one_of(name, value, choices):
     """`value`; `ValueError` unless it is one of `choices`."""
     if value not in choices:
-        _fail(name, f"one of {tuple(choices)}", value)
+        invalid(name, f"one of {tuple(choices)}", value)
     return value
 
 

@@ -165,7 +165,8 @@ def test_bad_arguments():
     with pytest.raises(ValueError,
                        match=r"`vocab_size` must be an integer >= 3\. Received: vocab_size=2"):
         synthetic.MarkovSource(vocab_size=2)
-    with pytest.raises(ValueError, match="`num_successors`=10 must be at most"):
+    with pytest.raises(ValueError, match=r"^Argument `num_successors` must be at most "
+                                         r"vocab_size − 1 = 4\. Received: num_successors=10$"):
         synthetic.MarkovSource(vocab_size=5, num_successors=10)
     with pytest.raises(ValueError, match=r"`num_train_tokens` must be a positive integer\. "
                                          r"Received: num_train_tokens=0"):

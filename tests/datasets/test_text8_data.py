@@ -32,7 +32,8 @@ def test_char_ids_round_trip_and_unexpected_counted_once():
     assert [text8.char2id(c) for c in ALPHABET] == list(range(27))
     assert "".join(text8.id2char(i) for i in range(27)) == ALPHABET
     assert text8.char2id("É") == 0 and text8.char2id("!") == 0
-    with pytest.raises(ValueError, match="`i` must be an int in \\[0, 27\\)"):
+    with pytest.raises(ValueError, match=r"^Argument `i` must be an int in \[0, 27\)\. "
+                                         r"Received: i=27$"):
         text8.id2char(27)
     with pytest.raises(ValueError, match="single character"):
         text8.char2id("ab")
@@ -165,11 +166,14 @@ def test_load_text8_local_files_and_errors(tmp_path, ptb_chars):
     with pytest.raises(ValueError, match=r"`valid_size` must be an integer >= 0\. "
                                          r"Received: valid_size=-1"):
         text8.load_text8(tmp_path / "chars.txt", valid_size=-1)
-    with pytest.raises(ValueError, match="`valid_size`=1000 leaves no training text"):
+    with pytest.raises(ValueError, match=r"^Argument `valid_size` must be less than the .* "
+                                         r"\(it leaves no training text\)\. "
+                                         r"Received: valid_size=1000$"):
         text8.load_text8(tmp_path / "other.zip", member="notes.txt")
     with pytest.raises(ValueError, match="batch_size × num_unrollings larger than the data"):
         text8.text8_dataset("abcdefgh", 4, 2)
     with pytest.raises(ValueError, match=r"`steps` must be a positive integer\. Received: steps=0"):
         text8.text8_dataset("abcdefgh", 2, 2, steps=0)
-    with pytest.raises(ValueError, match="character ids must be in"):
+    with pytest.raises(ValueError, match=r"^Argument `text_or_ids` must be character ids in "
+                                         r"\[0, 27\)\. Received: text_or_ids=ids in \[1, 30\]$"):
         text8.text8_dataset(np.array([1, 30, 2]), 1, 1)

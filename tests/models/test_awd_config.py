@@ -90,5 +90,5 @@ def test_a_fixed_bptt_may_be_shorter_than_five():
 def test_awd_flags_are_the_lm_flags_but_steps_per_epoch():
     config = get_config("awd-mini")
     assert config.with_flags(num_steps=35, hidden_size=100).num_steps == 35
-    with pytest.raises(ValueError, match="--steps-per-epoch does not apply to awd-mini"):
+    with pytest.raises(ValueError, match="`steps_per_epoch` does not apply to awd-mini"):
         config.with_flags(steps_per_epoch=5)

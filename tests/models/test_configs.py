@@ -3,6 +3,7 @@ LMConfig and MirrorConfig, their dict round trip and their Keras-worded checks."
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -139,11 +140,11 @@ def test_with_flags_refuses_a_flag_that_does_not_apply():
     with pytest.raises(ValueError) as info:
         get_config("mirror-seq2seq").with_flags(epochs=1, num_steps=5)
     assert str(info.value) == (
-        "--num-steps does not apply to mirror-seq2seq (a MirrorConfig); its flags: --epochs, "
-        "--batch-size, --hidden-size, --num-layers, --learning-rate, --cell")
-    with pytest.raises(ValueError, match=r"^--tie-weights does not apply to mirror-seq2seq"):
+        "`num_steps` does not apply to mirror-seq2seq (a MirrorConfig); it takes `epochs`, "
+        "`batch_size`, `hidden_size`, `num_layers`, `learning_rate`, `cell`")
+    with pytest.raises(ValueError, match=r"^`tie_weights` does not apply to mirror-seq2seq"):
         get_config("mirror-seq2seq").with_flags(tie_weights=True)
-    with pytest.raises(ValueError, match=r"^--units does not apply to ptb-small \(an LMConfig\)"):
+    with pytest.raises(ValueError, match=r"^`units` does not apply to ptb-small \(an LMConfig\)"):
         get_config("ptb-small").with_flags(units=8)
 
 
@@ -154,7 +155,8 @@ def test_one_registry_for_both_kinds(registry):
     assert list_configs()[-2:] == ["mirror-tiny", "ptb-tiny"]
     assert get_config("mirror-tiny") == mine and get_config("ptb-tiny") == lm
     assert get_config("mirror-tiny", epochs=3).epochs == 3
-    with pytest.raises(TypeError, match="expected an LMConfig or a MirrorConfig, got dict"):
+    with pytest.raises(TypeError, match=re.escape(
+            "Argument `config` must be an LMConfig or a MirrorConfig. Received: config of type dict")):
         register_config(mine.to_dict())
     with pytest.raises(ValueError, match="unknown model 'nope'; choose one of: ptb-small, "):
         get_config("nope")

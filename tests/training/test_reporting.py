@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -65,9 +66,12 @@ def test_plot_learning_curve(tmp_path):
 
 
 def test_plot_learning_curve_errors(tmp_path):
-    with pytest.raises(ValueError, match="none of the metrics"):
+    with pytest.raises(ValueError, match=re.escape(
+            "Argument `history_dict` must be a dict with at least one of the metrics "
+            "['perplexity', 'val_perplexity']. Received: history_dict=a dict with keys ['loss']")):
         plot_learning_curve({"loss": [1.0]}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="validation_freq"):
         plot_learning_curve({"perplexity": [1.0]}, tmp_path / "x.png", validation_freq=0)
-    with pytest.raises(ValueError, match="history_dict"):
+    with pytest.raises(ValueError, match=r"^Argument `history_dict` must be a dict of lists or "
+                                         r"a History\. Received: history_dict of type list$"):
         plot_learning_curve([1.0], tmp_path / "x.png")

@@ -1,5 +1,7 @@
 """find/get/set/reset of stateful RNN states, anywhere in a model."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -79,12 +81,15 @@ def test_find_get_set_reset_through_nesting():
 def test_set_rnn_states_errors():
     model, _ = nested_model()
     states = get_rnn_states(model)
-    with pytest.raises(ValueError, match="states has 7 arrays .* 8 state tensors"):
+    with pytest.raises(ValueError, match=r"^Argument `states` must be 8 arrays, .* "
+                                         r"Received: states=7 arrays$"):
         set_rnn_states(model, states[:7])
     states[3] = np.zeros((B + 1, U), "float32")
-    with pytest.raises(ValueError, match=r"states\[3\] has shape \(5, 8\), expected \(4, 8\)"):
+    with pytest.raises(ValueError, match=re.escape(
+            "Argument `states[3]` must be an array of shape (4, 8). "
+            "Received: states[3]=array of shape (5, 8)")):
         set_rnn_states(model, states)
-    with pytest.raises(ValueError, match="model must be a keras.Model"):
+    with pytest.raises(ValueError, match="Argument `model` must be a keras.Model"):
         find_stateful_rnn_layers([1, 2])
 
 

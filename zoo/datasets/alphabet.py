@@ -15,6 +15,8 @@ import warnings
 
 import numpy as np
 
+from zoo import checks
+
 VOCAB_SIZE = 27
 FIRST_LETTER = ord("a")
 ALPHABET = " abcdefghijklmnopqrstuvwxyz"
@@ -35,7 +37,7 @@ def char2id(c):
         int in `[0, 27)`.
     """
     if not isinstance(c, str) or len(c) != 1:
-        raise ValueError(f"`c` must be a single character, got {c!r}.")
+        checks.invalid("c", "a single character (a str of length 1)", c)
     if "a" <= c <= "z":
         return ord(c) - FIRST_LETTER + 1
     return 0
@@ -51,7 +53,7 @@ def id2char(i):
         str of length 1.
     """
     if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < VOCAB_SIZE:
-        raise ValueError(f"`i` must be an int in [0, {VOCAB_SIZE}), got {i!r}.")
+        checks.invalid("i", f"an int in [0, {VOCAB_SIZE})", i)
     return ALPHABET[int(i)]
 
 
@@ -59,7 +61,8 @@ def ids_to_text(ids):
     """Text of a sequence of character ids (the inverse of `text_to_ids` on text8 text)."""
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
     if ids.size and (ids.min() < 0 or ids.max() >= VOCAB_SIZE):
-        raise ValueError(f"`ids` must be in [0, {VOCAB_SIZE}).")
+        checks.invalid("ids", f"character ids in [0, {VOCAB_SIZE})", ids,
+                       shown=f"values in [{ids.min()}, {ids.max()}]")
     table = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
     return table[ids].tobytes().decode("ascii")
 
@@ -83,8 +86,7 @@ def text_to_ids(text, warn=True):
     >>> ids.tolist(), bad
     ([1, 2, 0, 26, 0], 1)
     """
-    if not isinstance(text, str):
-        raise ValueError(f"`text` must be a str, got {type(text).__name__}.")
+    checks.instance("text", text, str, "a str")
     try:
         codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int32)
     except UnicodeEncodeError:
@@ -118,6 +120,5 @@ def to_text8(text):
     >>> to_text8("The <unk> cost $N,\\n isn't it?")
     'the unk cost n isn t it'
     """
-    if not isinstance(text, str):
-        raise ValueError(f"`text` must be a str, got {type(text).__name__}.")
+    checks.instance("text", text, str, "a str")
     return _NOT_TEXT8.sub(" ", text.lower()).strip()

@@ -3,6 +3,7 @@
 import math
 import os
 
+from zoo import checks
 from zoo.datasets import ptb, synthetic, text8
 
 WORD_DATA = ("synthetic", "ptb", "mini-ptb")
@@ -13,7 +14,7 @@ DATA_CHOICES = ("synthetic", "ptb", "mini-ptb", "text8")
 def shared_data_dir():
     """The shared data folder: `$ZOO_SHARED_DATA`, default `../shared/data` beside the project.
 
-    The one place this default is coded; tests, benchmarks and `--data mini-ptb` use it.
+    The one place this default is coded; tests, benchmarks and `data="mini-ptb"` use it.
     """
     root = os.environ.get("ZOO_SHARED_DATA")
     if root is None:
@@ -38,13 +39,14 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
     """Loads `data` as word or character ids, as the model family needs."""
     char = family in ("char", "bigram")
     if data not in (CHAR_DATA if char else WORD_DATA):
-        raise ValueError(f"--data {data} has no {'character' if char else 'word'} version; "
-                         f"choose one of {', '.join(CHAR_DATA if char else WORD_DATA)}")
+        checks.invalid("data", f"one of {CHAR_DATA if char else WORD_DATA} (the data with a "
+                       f"{'character' if char else 'word'} version)", data)
     if data == "synthetic" and data_dir is not None:
         raise ValueError("Argument `data_dir` does not apply to data='synthetic' (it is "
                          f"generated). Received: data_dir={data_dir}")
     if data != "synthetic" and (corpus_tokens or corpus_vocab):
-        raise ValueError("--corpus-tokens/--corpus-vocab only apply to --data synthetic")
+        raise ValueError("Arguments `corpus_tokens` and `corpus_vocab` only apply to "
+                         f"data='synthetic'. Received: data={data!r}")
     floor = None
     if data == "synthetic":
         kwargs = {"seed": seed}

@@ -83,10 +83,8 @@ class MarkovSource:
         self.vocab_size = checks.int_at_least("vocab_size", vocab_size, 3)
         self.num_successors = checks.positive_int("num_successors", num_successors)
         if self.num_successors > self.vocab_size - 1:
-            raise ValueError(
-                f"`num_successors`={num_successors} must be at most vocab_size − 1 = "
-                f"{vocab_size - 1}."
-            )
+            checks.invalid("num_successors",
+                           f"at most vocab_size − 1 = {self.vocab_size - 1}", num_successors)
         self.zipf_exponent = checks.positive_number("zipf_exponent", zipf_exponent)
         self.zipf_offset = checks.non_negative_number("zipf_offset", zipf_offset)
         self.concentration = checks.positive_number("concentration", concentration)

@@ -74,8 +74,7 @@ def check_sentence(sentence, max_length=None):
             `normalize()` is suggested), on an empty sentence, or on a sentence
             longer than `max_length` characters.
     """
-    if not isinstance(sentence, str):
-        raise ValueError(f"`sentence` must be a str, got {type(sentence).__name__}.")
+    checks.instance("sentence", sentence, str, "a str")
     bad = sorted(set(_BAD_CHARS.findall(sentence)))
     if bad:
         raise ValueError(

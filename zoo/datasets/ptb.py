@@ -45,8 +45,7 @@ SPLITS = ("train", "valid", "test")
 MINI_PTB_VALID_LINES = 1880
 
 _LOCAL_HINT = (
-    "pass a directory holding ptb.train.txt, ptb.valid.txt and ptb.test.txt with "
-    "`data_dir=` (`--data-dir` on the command line)."
+    "pass a directory holding ptb.train.txt, ptb.valid.txt and ptb.test.txt as `data_dir`."
 )
 
 
@@ -56,7 +55,7 @@ def _read_text(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"No such file: {path!r}. Pass the path of an existing text file "
-            "(for PTB: a directory with ptb.{train,valid,test}.txt via `data_dir=`)."
+            "(for PTB: a directory with ptb.{train,valid,test}.txt as `data_dir`)."
         )
     with open(path, "rb") as f:
         return _text.decode(f.read(), repr(path))

@@ -33,8 +33,8 @@ def epoch_size(num_ids, batch_size, num_steps):
     if size <= 0:
         raise ValueError(
             f"batch_size × num_steps larger than the data: {num_ids} ids give "
-            f"{int(num_ids) // batch_size} per row with batch_size={batch_size}, but "
-            f"num_steps={num_steps} needs at least {num_steps + 1}; decrease `batch_size` "
+            f"{int(num_ids) // batch_size} per row with `batch_size={batch_size}`, but "
+            f"`num_steps={num_steps}` needs at least {num_steps + 1}; decrease `batch_size` "
             "or `num_steps`, or use more data."
         )
     return size
@@ -43,9 +43,9 @@ def epoch_size(num_ids, batch_size, num_steps):
 def _as_ids(ids):
     ids = np.asarray(ids)
     if ids.ndim != 1:
-        raise ValueError(f"`ids` must be 1-D, got shape {ids.shape}.")
+        checks.invalid("ids", "1-D", ids, shown=f"array of shape {ids.shape}")
     if ids.size and not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"`ids` must be integers, got dtype {ids.dtype}.")
+        checks.invalid("ids", "integers", ids, shown=f"array of dtype {ids.dtype}")
     return ids.astype(np.int32, copy=False)
 
 

@@ -45,7 +45,7 @@ TEXT8_FNAME = "text8.zip"
 TEXT8_SIZE = 31_344_016
 TEXT8_MEMBER = "text8"
 
-_LOCAL_HINT = "pass a local text8.zip or text file with `path=` (`--data-dir` on the command line)."
+_LOCAL_HINT = "pass a local text8.zip or text file as `path`."
 
 #: What reading a truncated or damaged .zip raises (zipfile does not wrap them all).
 _ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error)
@@ -149,8 +149,6 @@ def load_text8(path=None, valid_size=1000, cache_dir=None, origin=TEXT8_ORIGIN,
         with open(path, "rb") as f:
             text = _text.decode(f.read(), repr(path))
     if valid_size >= len(text):
-        raise ValueError(
-            f"`valid_size`={valid_size} leaves no training text: {path!r} has "
-            f"{len(text)} characters."
-        )
+        checks.invalid("valid_size", f"less than the {len(text):,} characters of {path!r} "
+                       "(it leaves no training text)", valid_size)
     return text[valid_size:], text[:valid_size]

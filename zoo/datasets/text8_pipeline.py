@@ -22,9 +22,11 @@ def _as_char_ids(text_or_ids):
         return ids
     ids = np.asarray(text_or_ids)
     if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
-        raise ValueError("`text_or_ids` must be a str or a 1-D int array of character ids.")
+        checks.invalid("text_or_ids", "a str or a 1-D int array of character ids", ids,
+                       shown=f"array of shape {ids.shape} and dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= VOCAB_SIZE):
-        raise ValueError(f"character ids must be in [0, {VOCAB_SIZE}).")
+        checks.invalid("text_or_ids", f"character ids in [0, {VOCAB_SIZE})", ids,
+                       shown=f"ids in [{ids.min()}, {ids.max()}]")
     return ids.astype(np.int32, copy=False)
 
 
@@ -50,8 +52,8 @@ def char_epoch_size(num_chars, batch_size, num_unrollings, bigram=False, stride=
     if size <= 0:
         raise ValueError(
             f"batch_size × num_unrollings larger than the data: {num_chars} characters give "
-            f"{segment} per row with batch_size={batch_size}, but num_unrollings="
-            f"{num_unrollings} needs at least {num_unrollings + extra}; decrease "
+            f"{segment} per row with `batch_size={batch_size}`, but `num_unrollings="
+            f"{num_unrollings}` needs at least {num_unrollings + extra}; decrease "
             "`batch_size` or `num_unrollings`, or use more text."
         )
     return size
@@ -83,8 +85,8 @@ class BatchGenerator:
         self._text_size = len(self._ids)
         if self._text_size < batch_size:
             raise ValueError(
-                f"batch_size larger than the data: {self._text_size} characters for "
-                f"batch_size={batch_size}."
+                f"`batch_size` larger than the data: {self._text_size} characters for "
+                f"`batch_size={batch_size}`."
             )
         self._batch_size = batch_size
         self._num_unrollings = num_unrollings
@@ -180,7 +182,8 @@ def text8_dataset(text_or_ids, batch_size, num_unrollings, bigram=False, steps=N
         batch_size = checks.positive_int("batch_size", batch_size)
         num_unrollings = checks.positive_int("num_unrollings", num_unrollings)
         if n < batch_size:
-            raise ValueError(f"batch_size larger than the data: {n} characters.")
+            raise ValueError(f"`batch_size` larger than the data: {n} characters for "
+                             f"`batch_size={batch_size}`.")
     unroll = num_unrollings
     stride = unroll if stride is None else checks.positive_int("stride", stride)
     width = unroll + (2 if bigram else 1)

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from zoo import checks
+
 UNK = "<unk>"
 
 
@@ -114,9 +116,8 @@ class Vocabulary:
         """
         ids = np.asarray(ids).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            raise ValueError(
-                f"`ids` must be in [0, {len(self)}), got values in [{ids.min()}, {ids.max()}]."
-            )
+            checks.invalid("ids", f"ids in [0, {len(self)})", ids,
+                           shown=f"values in [{ids.min()}, {ids.max()}]")
         return [self.id_to_word[i] for i in ids.tolist()]
 
     def get_config(self):

@@ -29,7 +29,7 @@ def _values(name, value, tune, default):
         return list(default)
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     if not values or (len(values) > 1 and not tune):
-        checks._fail(name, "one value (several only with tune_on_valid=True)", value)
+        checks.invalid(name, "one value (several only with tune_on_valid=True)", value)
     return values
 
 
@@ -45,7 +45,7 @@ def _check(cache, dynamic, tune, split):
         c = dict(cache)
         unknown = set(c) - {"window", "theta", "lambd", "similarity", "hidden_layer"}
         if unknown:
-            checks._fail("cache", "a dict of window, theta, lambd, similarity, hidden_layer",
+            checks.invalid("cache", "a dict of window, theta, lambd, similarity, hidden_layer",
                          sorted(unknown))
         c.setdefault("similarity", "dot")
         c.setdefault("hidden_layer", "hidden")
@@ -60,7 +60,7 @@ def _check(cache, dynamic, tune, split):
         unknown = set(d) - {"learning_rate", "decay", "method", "seq_len", "epsilon",
                             "stats_batches"}
         if unknown:
-            checks._fail("dynamic", "a dict of learning_rate, decay, method, seq_len, "
+            checks.invalid("dynamic", "a dict of learning_rate, decay, method, seq_len, "
                          "epsilon, stats_batches", sorted(unknown))
         d.setdefault("method", "sgd")
         d.setdefault("epsilon", 2e-5)

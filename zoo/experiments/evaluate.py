@@ -43,7 +43,7 @@ def checkpoint_kind(path):
 def read_checkpoint(path, command="generate"):
     """Loads a language-model checkpoint with the config and vocabulary saved beside it.
 
-    `command` names the subcommand in the error a mirror checkpoint gets.
+    `command` names the task in the error a mirror checkpoint gets ("generate", "evaluate").
 
     Returns:
         (model, config, meta).
@@ -56,8 +56,8 @@ def read_checkpoint(path, command="generate"):
     meta, config = read_run_meta(meta_path(path))
     if meta["kind"] == "seq2seq":
         raise ValueError(f"{path} is a mirror-seq2seq checkpoint, not a language model: "
-                         f"`train.py {command}` needs a language model; use `train.py mirror "
-                         f"--checkpoint {path} SENTENCE` (or `train.py evaluate`) for it")
+                         f"{command} needs a language model; mirror sentences with it (or "
+                         "evaluate it as a mirror model) instead")
     return load_checkpoint(path, keras.saving.load_model, compile=False), config, meta
 
 
@@ -112,8 +112,8 @@ def read_lm_and_corpus(checkpoint, data="synthetic", data_dir=None, corpus_token
     if list(meta["vocab"]) != corpus.vocab:
         raise ValueError(
             f"checkpoint {checkpoint} was trained on another vocabulary "
-            f"({len(meta['vocab'])} symbols, data {meta.get('data')}) than --data "
-            f"{corpus.name} ({len(corpus.vocab)} symbols)")
+            f"({len(meta['vocab'])} symbols, data {meta.get('data')}) than `data={data!r}` "
+            f"({len(corpus.vocab)} symbols)")
     return model, config, corpus
 
 
@@ -121,7 +121,7 @@ def split_ids(corpus, split, data):
     """The ids of `split`; ValueError where `data` has no such split."""
     ids = getattr(corpus, split)
     if ids is None:
-        raise ValueError(f"--data {data} has no {split} split")
+        raise ValueError(f"`data={data!r}` has no {split} split")
     return ids
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from zoo import checks
 from zoo.datasets import text8
 from zoo.experiments.evaluate import read_checkpoint
 from zoo.models.lm import copy_to_batch
@@ -16,7 +17,8 @@ def sample_tokens(model, config, vocab, prime_ids, length, temperature=1.0, seed
     """
     width = 2 if config.family == "bigram" else 1
     if len(prime_ids) < width:
-        raise ValueError("--prime needs at least two characters for a bigram model")
+        checks.invalid("prime_ids", "at least 2 ids for a bigram model", prime_ids,
+                       shown=f"{len(prime_ids)} id(s)")
     step = copy_to_batch(model, config, len(vocab), batch_size=1, num_steps=1)
     return sample_ids(step, prime_ids, length, temperature, np.random.default_rng(seed))
 
@@ -38,7 +40,8 @@ def generate_text(checkpoint, prime=None, length=None, temperature=1.0, seed=0):
         words = (prime or "<eos>").split()
         unknown = [w for w in words if w not in index]
         if unknown:
-            raise ValueError(f"--prime words not in the model's vocabulary: {' '.join(unknown)}")
+            checks.invalid("prime", "words of the model's vocabulary", prime,
+                           shown=f"{prime!r} (unknown: {' '.join(unknown)})")
         ids = sample_tokens(model, config, vocab, [index[w] for w in words], length or 50,
                             temperature, seed)
         return " ".join(vocab[i] for i in ids).replace(" <eos> ", "\n").replace("<eos>", "\n")
@@ -47,7 +50,8 @@ def generate_text(checkpoint, prime=None, length=None, temperature=1.0, seed=0):
         prime_text = " " + prime_text
     bad = sorted(set(c for c in prime_text if c != " " and not "a" <= c <= "z"))
     if bad:
-        raise ValueError(f"--prime must be lowercase a-z and spaces; found {''.join(bad)!r}")
+        checks.invalid("prime", "lowercase a-z and spaces", prime,
+                       shown=f"{prime!r} (found {''.join(bad)!r})")
     ids = sample_tokens(model, config, vocab, [text8.char2id(c) for c in prime_text],
                         length or 79, temperature, seed)
     return prime_text + "".join(vocab[i] for i in ids)

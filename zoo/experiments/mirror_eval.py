@@ -48,7 +48,7 @@ def mirror_sentences(model, sentences, beam_width=1, batch_size=256):
     checks.positive_int("beam_width", beam_width)
     checks.positive_int("batch_size", batch_size)
     if isinstance(sentences, str):
-        raise ValueError("`sentences` must be a list of str; use mirror_sentence() for one.")
+        checks.invalid("sentences", "a list of str (`mirror_sentence` takes one)", sentences)
     sentences = [data.check_sentence(s, model.max_length) for s in sentences]
     out = []
     for i in range(0, len(sentences), batch_size):

@@ -29,13 +29,13 @@ def mirror_texts(data, data_dir=None):
         paths = [os.path.join(d, f"ptb.{s}.txt") for s in ("valid", "test")]
         for path in paths:
             if not os.path.isfile(path):
-                raise ValueError(f"{path} not found: pass a `data_dir` with ptb.valid.txt and "
+                raise ValueError(f"{path} not found: pass `data_dir` with ptb.valid.txt and "
                                  "ptb.test.txt")
         with open(paths[1], encoding="utf-8-sig") as f:
             valid_lines, test_lines = mini_ptb_split(f.read().splitlines())
         return paths[0], "\n".join(valid_lines), "\n".join(test_lines)
     if data_dir is None:
-        raise ValueError("`data='ptb'` for the mirror model needs a `data_dir` with ptb.*.txt")
+        raise ValueError("`data='ptb'` for the mirror model needs `data_dir` with ptb.*.txt")
     return tuple(os.path.join(data_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test"))
 
 
@@ -50,7 +50,8 @@ def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus
     text, valid_text, test_text = mirror_texts(data, data_dir)
     if corpus_tokens:
         if data != "synthetic":
-            raise ValueError("`corpus_tokens` only applies to `data='synthetic'`")
+            raise ValueError("Argument `corpus_tokens` only applies to data='synthetic'. "
+                             f"Received: data={data!r}")
         text = mirror_data.offline_text(num_words=corpus_tokens, seed=seed)
     return train_mirror(output_dir, text=text, valid_text=valid_text, test_text=test_text,
                         config=config, seed=seed, verbose=verbose, overwrite=overwrite,
@@ -62,8 +63,7 @@ def load_mirror_checkpoint(path):
     kind = checkpoint_kind(path)
     if kind not in (None, "seq2seq"):
         raise ValueError(f"{path} is a {kind}-level language model, not a mirror-seq2seq "
-                         f"checkpoint: use `train.py generate --checkpoint {path}` (or "
-                         "`train.py evaluate`) for it")
+                         "checkpoint: generate text with it (or evaluate it) instead")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint not found: {path}")
     model = load_checkpoint(path, mirror.load_mirror)

@@ -28,9 +28,9 @@ class RunFolderLock(FolderLock):
 
     def __init__(self, output_dir):
         path = os.path.join(output_dir, LOCK_FILE)
-        super().__init__(path, f"--output-dir {output_dir} is in use by another train.py run "
+        super().__init__(path, f"`output_dir` {output_dir} is in use by another train.py run "
                                f"(it holds {path}): wait for it to finish or choose another "
-                               "--output-dir", error=RunFolderInUse)
+                               "`output_dir`", error=RunFolderInUse)
 
 
 EPOCHS_KEY = "config.max_max_epoch"  # a run may be continued for more epochs
@@ -73,8 +73,8 @@ def prepare_run_folder(output_dir, settings, overwrite, epochs=None):
         if epochs is not None and epochs < done:
             raise ValueError(
                 f"{output_dir} holds a run that finished {done} epochs, more than the "
-                f"{epochs} asked for: pass overwrite=True to retrain it, or choose another "
-                "output_dir")
+                f"{epochs} asked for: pass `overwrite=True` to retrain it, or choose another "
+                "`output_dir`")
         if epochs is None or epochs == done:
             return None, finished
     state = _read_state(output_dir, settings)
@@ -82,12 +82,12 @@ def prepare_run_folder(output_dir, settings, overwrite, epochs=None):
         raise ValueError(
             f"{output_dir} holds a run that finished {finished['epochs']} epochs but not the "
             f"backup of its last epoch in {os.path.join(output_dir, BACKUP_DIR)} to continue "
-            "from: pass overwrite=True to retrain it, or choose another output_dir")
+            "from: pass `overwrite=True` to retrain it, or choose another `output_dir`")
     if state is not None:
         if epochs is not None and state["epoch"] > epochs:
             raise ValueError(
                 f"backup {os.path.join(output_dir, BACKUP_DIR, 'backup.json')} holds epoch "
-                f"{state['epoch']} of a run of {epochs} epochs: pass overwrite=True to "
+                f"{state['epoch']} of a run of {epochs} epochs: pass `overwrite=True` to "
                 "start the run afresh")
         return state, finished
     _check_meta(output_dir, settings)
@@ -100,15 +100,15 @@ def _read_state(output_dir, settings):
     try:
         state = read_backup(backup_dir)
     except BackupError as e:
-        raise ValueError(f"{e}: delete {backup_dir} or pass --overwrite to start the run "
-                         "afresh") from None
+        raise ValueError(f"{e}: delete {backup_dir} or pass `overwrite=True` to start the "
+                         "run afresh") from None
     if state is not None and not same_settings(state.get("settings"), settings,
                                                (EPOCHS_KEY,)):
         raise ValueError(
             f"{output_dir} holds an interrupted run with other settings "
             f"({describe_changes(state.get('settings'), settings)}): re-run with its "
-            "settings to resume it, pass --overwrite to start afresh, or choose another "
-            "--output-dir")
+            "settings to resume it, pass `overwrite=True` to start afresh, or choose another "
+            "`output_dir`")
     return state
 
 
@@ -121,13 +121,13 @@ def _check_meta(output_dir, settings):
         with open(meta_path) as f:
             saved = json.load(f).get("settings")
     except (OSError, ValueError, AttributeError) as e:
-        raise ValueError(f"cannot read {meta_path} ({type(e).__name__}): pass --overwrite "
-                         f"to replace the run in {output_dir}") from None
+        raise ValueError(f"cannot read {meta_path} ({type(e).__name__}): pass "
+                         f"`overwrite=True` to replace the run in {output_dir}") from None
     if saved is not None and not same_settings(saved, settings, (EPOCHS_KEY,)):
         raise ValueError(
             f"{output_dir} holds a run with other settings "
-            f"({describe_changes(saved, settings)}): pass --overwrite to replace it, or "
-            "choose another --output-dir")
+            f"({describe_changes(saved, settings)}): pass `overwrite=True` to replace it, or "
+            "choose another `output_dir`")
 
 
 def read_finished_run(output_dir):
@@ -145,13 +145,13 @@ def read_finished_run(output_dir):
         if "epochs" not in results:  # written before the count was recorded
             results["epochs"] = len(results["history"]["perplexity"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"cannot read {path} ({type(e).__name__}): pass overwrite=True to "
+        raise ValueError(f"cannot read {path} ({type(e).__name__}): pass `overwrite=True` to "
                          f"replace the run in {output_dir}") from None
     return results
 
 
 def clear_run_folder(output_dir, names=RUN_FILES, folders=(BACKUP_DIR, "tensorboard")):
-    """--overwrite: deletes the old run's files (the lock file stays)."""
+    """`overwrite=True`: deletes the old run's files (the lock file stays)."""
     for name in folders:
         shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
     for name in names:

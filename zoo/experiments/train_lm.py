@@ -91,7 +91,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
                                              recipe_fit_kwargs(config)["epochs"])
         if finished is not None and state is None:  # a finished run stays finished
             print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its "
-                  "results follow (pass overwrite=True to retrain it, or more epochs to "
+                  "results follow (pass `overwrite=True` to retrain it, or more epochs to "
                   "continue it)")
             return {**finished, "output_dir": output_dir}
         corpus = load_corpus(data, config.family, data_dir, corpus_tokens, corpus_vocab,
@@ -129,7 +129,9 @@ class _Run:
             train_ds, valid_ds, fit_kwargs = fit_datasets(config, self.corpus,
                                                           self.initial_epoch, seed=self.seed)
         except ValueError as e:
-            raise ValueError(f"{e} (--batch-size {B}, --num-steps {T})") from None
+            named = [f"`batch_size={B}`", f"`num_steps={T}`"]  # unless the error names both
+            raise ValueError(str(e) if all(n in str(e) for n in named)
+                             else f"{e} ({', '.join(named)})") from None
         # A diverged run ends with an error instead of reporting broken weights (tune
         # keeps TerminateOnNaN: a diverged trial is a bad trial).
         # The text8 recipes (summary_frequency) report and validate as the notebook does.
@@ -185,8 +187,8 @@ class _Run:
             model.fit(train_ds, validation_data=valid_ds, callbacks=callbacks, verbose=verbose,
                       **fit_kwargs)
         except BackupError as e:
-            raise ValueError(f"{e}: delete {self.backup_dir} or pass --overwrite to start the "
-                             "run afresh") from None
+            raise ValueError(f"{e}: delete {self.backup_dir} or pass `overwrite=True` to "
+                             "start the run afresh") from None
         elapsed = time.time() - start
         atomic_save(model, os.path.join(self.output_dir, "final.keras"))
         # The backup stays: it is the last commit a longer run continues from.

@@ -180,7 +180,7 @@ def lstm_sequence(
     if unroll is None:
         unroll = steps is not None and steps <= MAX_UNROLL
     elif unroll and steps is None:
-        raise ValueError("unroll=True needs a static number of timesteps.")
+        raise ValueError("`unroll=True` needs a static number of timesteps.")
     acc_dtype = h0.dtype
 
     def forward(x, kernel, bias, h0, c0, recurrent_kernel, *mask):

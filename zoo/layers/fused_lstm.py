@@ -234,8 +234,8 @@ class FusedLSTM(keras.layers.RNN):
                 reason = "the backend's cuDNN LSTM declined this call"
         if self.use_cudnn is True:
             raise ValueError(
-                "use_cudnn=True was specified, but cuDNN cannot run this "
-                f"FusedLSTM call: {reason}. Pass use_cudnn='auto' to fall "
+                "`use_cudnn=True` was specified, but cuDNN cannot run this "
+                f"FusedLSTM call: {reason}. Pass `use_cudnn='auto'` to fall "
                 "back to the zoo's own loop."
             )
         return self._zoo_sequence(*args, training)

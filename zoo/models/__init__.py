@@ -1,7 +1,7 @@
 """Named model configs and the builders that turn them into Keras models.
 
 `zoo.models.configs` is plain Python; the builders (and with them Keras) are imported on
-first use, so `train.py --help` and argument errors answer without starting TensorFlow.
+first use, so the command line's help and argument errors answer without starting TensorFlow.
 """
 
 from zoo.models.configs import (DEFAULT_MODEL, LMConfig, MirrorConfig, config_from_dict,

@@ -25,18 +25,18 @@ class _Config:
         return dataclasses.replace(self, **changes)
 
     def with_flags(self, **flags):
-        """A copy with the command-line flags (by dest; None = not given) applied.
+        """A copy with the command-line settings (by argument name; None = not given) applied.
 
         Raises:
-            ValueError: a flag that does not apply to this model, naming it and the ones that
-                do, or an invalid value.
+            ValueError: a setting that does not apply to this model, naming it and the ones
+                that do, or an invalid value.
         """
         fields = self.flag_fields()
         for flag, value in flags.items():
             if value is not None and flag not in fields:
-                usable = ", ".join("--" + f.replace("_", "-") for f in fields)
-                raise ValueError(f"--{flag.replace('_', '-')} does not apply to {self.name} "
-                                 f"({self._A_KIND}); its flags: {usable}")
+                usable = ", ".join(f"`{f}`" for f in fields)
+                raise ValueError(f"`{flag}` does not apply to {self.name} ({self._A_KIND}); "
+                                 f"it takes {usable}")
         return self.replace(**{fields[f]: v for f, v in flags.items() if v is not None})
 
     def to_dict(self):

@@ -96,8 +96,8 @@ class AWDConfig(LMConfig):
 
 register_config_kind(AWDConfig.KIND, AWDConfig)
 
-# The reference's PTB command (README): main.py --batch_size 20 --data data/penn --dropouti 0.4
-# --dropouth 0.25 --seed 141 --epoch 500, then finetune.py with the same flags; main.py's
+# The reference's PTB command (README): main.py with batch_size 20, data data/penn, dropouti
+# 0.4, dropouth 0.25, seed 141, epoch 500, then finetune.py with the same settings; main.py's
 # defaults for the rest (3 layers, emsize 400, nhid 1150, lr 30, clip 0.25, bptt 70,
 # dropout 0.4, dropoute 0.1, wdrop 0.5, alpha 2, beta 1, wdecay 1.2e-6, nonmono 5, tied).
 AWD_PTB = AWDConfig(

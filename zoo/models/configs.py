@@ -3,7 +3,8 @@
 An `LMConfig` per language-model recipe (the TensorFlow PTB tutorial's, the seed notebook's,
 the text8 notebook's) and a `MirrorConfig` for the word-mirror seq2seq model. `get_config(name,
 **overrides)` returns a validated copy, so the CLI and the tuner share one source of truth;
-`config.with_flags(**flags)` applies command-line flags and refuses those that do not apply.
+`config.with_flags(**flags)` applies the command line's settings and refuses those that do not
+apply.
 Run metadata stores `config.to_dict()`; `config_from_dict(d)` reads either kind back.
 """
 
@@ -80,7 +81,7 @@ class LMConfig(_Config):
             samples. None: Keras's per-epoch validation at the training batch shape.
         valid_stride: int, with `summary_frequency`: positions between two validation
             predictions. The bigram notebook feeds every other pair (2); 1 reads them all.
-        description: str, one line for `--list-models`.
+        description: str, one line in the list of models (`list_configs`).
     """
 
     name: str
@@ -138,12 +139,13 @@ class LMConfig(_Config):
                               ("loss_scale", ("num_steps", "mean"))):
             checks.one_of(name, getattr(self, name), choices)
         if self.schedule == "step" and self.decay_steps is None:
-            raise ValueError("schedule='step' needs decay_steps")
+            checks.invalid("decay_steps", "given with schedule='step'", None)
         if self.extra_steps and not self.steps_per_epoch:
-            raise ValueError("extra_steps needs steps_per_epoch")
+            raise ValueError("Argument `extra_steps` needs `steps_per_epoch`. "
+                             f"Received: extra_steps={self.extra_steps}, steps_per_epoch=None")
         if self.batch_stride is not None and self.family == "word":
-            raise ValueError("batch_stride applies to character data (family 'char' or "
-                             "'bigram'), not 'word'")
+            raise ValueError("Argument `batch_stride` applies to character data (family "
+                             "'char' or 'bigram'). Received: family='word'")
         if self.tie_weights and self.family != "word":
             raise ValueError("Argument `tie_weights` applies to word models only (the softmax "
                              f"shares the word embedding). Received: family={self.family!r}")
@@ -211,7 +213,7 @@ class MirrorConfig(_Config):
         augment: int, extra random-length splits of the training text. Defaults to `2`.
         random_words: int, random letter-string words added to the training sentences.
             Defaults to `0`.
-        description: str, one line for `--list-models`.
+        description: str, one line in the list of models (`list_configs`).
     """
 
     name: str = "mirror"
@@ -303,8 +305,8 @@ def list_configs():
 
 def register_config(config):
     """Add (or replace) a named config, an `LMConfig` or a `MirrorConfig`; returns it."""
-    if not isinstance(config, (LMConfig, MirrorConfig)):
-        raise TypeError(f"expected an LMConfig or a MirrorConfig, got {type(config).__name__}")
+    checks.instance("config", config, (LMConfig, MirrorConfig),
+                    "an LMConfig or a MirrorConfig", error=TypeError)
     _REGISTRY[config.name] = config
     return config
 
@@ -312,8 +314,8 @@ def register_config(config):
 def get_config(name, **overrides):
     """The registered config `name` (an LMConfig or a MirrorConfig), with `overrides` applied.
 
-    `overrides` are the config's own fields (None values ignored); for command-line flags use
-    `get_config(name).with_flags(**flags)`.
+    `overrides` are the config's own fields (None values ignored); for the command line's
+    settings use `get_config(name).with_flags(**flags)`.
 
     Raises:
         ValueError: unknown name (the message lists the known ones) or invalid overrides.

@@ -35,7 +35,7 @@ def stream_ids(ids, length):
     """`ids` as a 1-D int32 array long enough for one chunk of `length` tokens + 1."""
     arr = np.asarray(ids)
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        checks._fail("ids", "a 1-D sequence of integer token ids", ids,
+        checks.invalid("ids", "a 1-D sequence of integer token ids", ids,
                      shown=f"array of shape {arr.shape} and dtype {arr.dtype}")
     if arr.size < length + 1:
         raise ValueError(f"Argument `ids` must hold at least {length + 1} tokens (one chunk "

@@ -123,7 +123,7 @@ def hidden_state_model(model, hidden_layer="hidden"):
     else:
         rnns = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
         if hidden_layer != "hidden" or not rnns:
-            checks._fail("hidden_layer", f"the name of a layer of {model.name}", hidden_layer)
+            checks.invalid("hidden_layer", f"the name of a layer of {model.name}", hidden_layer)
         hidden = rnns[-1].output
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     return keras.Model(inputs, [model.outputs[0], hidden], name=f"{model.name}_hidden")
@@ -210,7 +210,7 @@ def tune_cache_pointer(model, ids, windows=WINDOWS, thetas=THETAS, lambdas=LAMBD
              [checks.number_in("lambd", v, 0, 1) for v in lambdas]]
     for name, grid in zip(("windows", "thetas", "lambdas"), grids):
         if not grid:
-            checks._fail(name, "a non-empty sequence", [])
+            checks.invalid(name, "a non-empty sequence", [])
     checks.one_of("verbose", verbose, (0, 1))
     parts = list(_run(model, ids, hidden_layer, verbose))
     log_p, hiddens, targets = (np.concatenate(p) for p in zip(*parts))

@@ -94,9 +94,9 @@ class DynamicEvaluation(keras.optimizers.Optimizer):
         if stats is None or [tuple(s.shape) for s in stats] != [tuple(v.shape)
                                                                  for v in var_list]:
             got = None if stats is None else [tuple(s.shape) for s in stats]
-            raise ValueError("method='rms' needs gradient statistics shaped as the trainable "
-                             f"variables {[tuple(v.shape) for v in var_list]} (see "
-                             f"gradient_statistics). Received: {got}")
+            raise ValueError("`method='rms'` needs gradient statistics shaped as the "
+                             f"trainable variables {[tuple(v.shape) for v in var_list]} (see "
+                             f"`gradient_statistics`). Received: statistics of shapes {got}")
         mean = max(float(np.mean([s.mean() for s in stats])), 1e-30)
         cap = 1.0 / self.decay if self.decay > 0 else np.inf
         self._rms = [self._constant(v, s, "rms") for v, s in zip(var_list, stats)]
@@ -299,7 +299,7 @@ def tune_dynamic_eval(model, ids, learning_rates=LEARNING_RATES, decays=DECAYS, 
     grid = [check_dynamic_args(lr, d, method, epsilon)[:2]
             for lr in learning_rates for d in decays]
     if not grid:
-        checks._fail("learning_rates", "a non-empty sequence (and decays too)", [])
+        checks.invalid("learning_rates", "a non-empty sequence (and decays too)", [])
     checks.one_of("verbose", verbose, (0, 1))
     results = [(lr, d, _adapted_perplexity(model, ids, lr, d, method, statistics, epsilon,
                                            verbose)) for lr, d in grid]

@@ -57,8 +57,8 @@ class Perplexity(keras.metrics.Metric):
             y_true = ops.squeeze(y_true, axis=-1)
         if len(y_true.shape) != len(y_pred.shape) - 1:
             raise ValueError(
-                "y_pred must have one more axis (the vocabulary) than y_true; got "
-                f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+                "Argument `y_pred` must have one more axis (the vocabulary) than `y_true`. "
+                f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
             )
         ce = ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
         if sample_weight is None:

@@ -153,17 +153,12 @@ def plot_learning_curve(
     ```
     """
     history_dict = getattr(history_dict, "history", history_dict)
-    if not isinstance(history_dict, dict):
-        raise ValueError(
-            f"history_dict must be a dict of lists or a History, got {type(history_dict).__name__}"
-        )
+    checks.instance("history_dict", history_dict, dict, "a dict of lists or a History")
     validation_freq = checks.positive_int("validation_freq", validation_freq)
     present = [m for m in metrics if history_dict.get(m)]
     if not present:
-        raise ValueError(
-            f"history_dict has none of the metrics {list(metrics)}; "
-            f"its keys are {sorted(history_dict)}"
-        )
+        checks.invalid("history_dict", f"a dict with at least one of the metrics {list(metrics)}",
+                       history_dict, shown=f"a dict with keys {sorted(history_dict)}")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4), dpi=100)

@@ -68,8 +68,8 @@ def sample_ids(step_model, prime_ids, length, temperature=1.0, rng=None):
     """
     width = int(step_model.input.shape[1])
     if len(prime_ids) < width:
-        raise ValueError(f"the prime needs at least {width} ids for this model; got "
-                         f"{len(prime_ids)}")
+        checks.invalid("prime_ids", f"at least {width} ids for this model", prime_ids,
+                       shown=f"{len(prime_ids)} id(s)")
     rng = np.random.default_rng() if rng is None else rng
 
     def feed(window):

@@ -85,10 +85,8 @@ def notebook_lr_schedule(learning_rate, lr_decay, max_max_epoch):
 
     def schedule(epoch, lr=None):
         if epoch >= max_max_epoch:
-            raise ValueError(
-                f"epoch must be < max_max_epoch={max_max_epoch} for the notebook schedule, "
-                f"got {epoch}"
-            )
+            checks.invalid("epoch", f"< max_max_epoch={max_max_epoch} for the notebook "
+                           "schedule", epoch)
         if epoch == 0:
             return float(learning_rate)
         return float(learning_rate * lr_decay * (max_max_epoch - (epoch - 1)) / max_max_epoch)

@@ -20,6 +20,7 @@ import numpy as np
 from keras import ops
 
 from zoo import _keras_private
+from zoo import checks
 
 
 def _children(layer):
@@ -56,10 +57,8 @@ def find_stateful_rnn_layers(model):
     find_stateful_rnn_layers(model)  # [<LSTM ...>]
     ```
     """
-    if not isinstance(model, keras.layers.Layer):
-        raise ValueError(
-            f"model must be a keras.Model or keras.layers.Layer, got {type(model).__name__}"
-        )
+    checks.instance("model", model, keras.layers.Layer,
+                        "a keras.Model or keras.layers.Layer")
     found, seen = [], set()
 
     def visit(layer):
@@ -211,14 +210,11 @@ def set_rnn_states(model, states):
     variables = _state_variables(model)
     states = list(states)
     if len(states) != len(variables):
-        raise ValueError(
-            f"states has {len(states)} arrays but the model's stateful RNN layers "
-            f"hold {len(variables)} state tensors"
-        )
+        checks.invalid("states", f"{len(variables)} arrays, one per state tensor of the "
+                       "model's stateful RNN layers", states, shown=f"{len(states)} arrays")
     for i, (v, value) in enumerate(zip(variables, states)):
         value = np.asarray(value)
         if tuple(value.shape) != _state_shape(v):
-            raise ValueError(
-                f"states[{i}] has shape {tuple(value.shape)}, expected {_state_shape(v)}"
-            )
+            checks.invalid(f"states[{i}]", f"an array of shape {_state_shape(v)}", value,
+                           shown=f"array of shape {tuple(value.shape)}")
         _write_state(v, value.astype(v.dtype))
