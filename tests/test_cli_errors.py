@@ -28,13 +28,13 @@ def one_error_line(capsys):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--seed", "-1"], "argument --seed: expected an integer from 0 to 2**32 - 1, got -1"),
+    (["--seed", "-1"], "argument --seed: must be an integer from 0 to 2**32 - 1. Received: -1"),
     (["--seed", str(2**32)], "argument --seed"),
     (["evaluate", "--checkpoint", "x", "--seed", "-1"], "argument --seed"),
     (["generate", "--checkpoint", "x", "--seed", "-1"], "argument --seed"),
     (["tune", "--seed", "-1"], "argument --seed"),
-    (["--learning-rate", "inf"], "argument --learning-rate: expected a finite number > 0, got inf"),
-    (["--learning-rate", "nan"], "argument --learning-rate: expected a finite number > 0, got nan"),
+    (["--learning-rate", "inf"], "argument --learning-rate: must be a finite number > 0. Received: inf"),
+    (["--learning-rate", "nan"], "argument --learning-rate: must be a finite number > 0. Received: nan"),
     (["--learning-rate", "-inf"], "argument --learning-rate"),
     (["generate", "--checkpoint", "x", "--temperature", "inf"], "argument --temperature"),
     (["tune", "--learning-rates", "0.01:inf"], "learning_rate range bounds must be finite"),

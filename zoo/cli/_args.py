@@ -29,9 +29,9 @@ def _number(convert, ok, what):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be {what}. Received: {text!r}") from None
         if (isinstance(value, float) and not math.isfinite(value)) or not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be {what}. Received: {value}")
         return value
 
     return parse

@@ -25,7 +25,7 @@ def _checked(convert, check, name):
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be a number. Received: {text!r}") from None
         try:
             return check(name, value)
         except ValueError as e:

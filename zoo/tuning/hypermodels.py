@@ -77,7 +77,7 @@ def declare_entry(hp, name, spec):
 
 def _check_space(space):
     if not isinstance(space, dict):
-        checks._fail("space", "a dict of config field -> values", space,
+        checks.invalid("space", "a dict of config field -> values", space,
                      shown=type(space).__name__)
     if not space:
         raise ValueError(
@@ -283,7 +283,7 @@ class LMHyperModel(kt.HyperModel):
                  name=None, tunable=True):
         super().__init__(name=name, tunable=tunable)
         if not isinstance(config, LMConfig) or config.family == "seq2seq":
-            checks._fail("config", "the LMConfig of a word, char or bigram language model",
+            checks.invalid("config", "the LMConfig of a word, char or bigram language model",
                          config, shown=getattr(config, "name", type(config).__name__))
         self.config = config
         self.vocab_size = checks.positive_int("vocab_size", vocab_size)

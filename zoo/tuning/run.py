@@ -167,7 +167,7 @@ def _checked(config, directory, project_name, tuner, max_trials, executions_per_
     if isinstance(config, str):
         config = get_config(config)
     if getattr(config, "family", None) not in ("word", "char", "bigram"):
-        checks._fail("config", "the config of a word, char or bigram language model",
+        checks.invalid("config", "the config of a word, char or bigram language model",
                      config, shown=getattr(config, "name", type(config).__name__))
     checks.one_of("tuner", tuner, TUNERS)
     checks.positive_int("max_trials", max_trials)

@@ -42,17 +42,17 @@ def parse_space_value(text, field, default_sampling="linear"):
         try:
             value = float(item)
         except ValueError:
-            raise ValueError(f"expected a number, not {item!r}") from None
+            raise ValueError(f"must be a number. Received: {item!r}") from None
         if kind is int:
             if not value.is_integer():
-                raise ValueError(f"expected an integer, not {item!r}")
+                raise ValueError(f"must be an integer. Received: {item!r}")
             return int(value)
         return value
 
     if ":" in text:
         parts = text.split(":")
         if len(parts) not in (2, 3) or kind is str:
-            raise ValueError(f"expected MIN:MAX or MIN:MAX:log|linear, not {text!r}")
+            raise ValueError(f"must be MIN:MAX or MIN:MAX:log|linear. Received: {text!r}")
         spec = {"min": convert(parts[0]), "max": convert(parts[1]),
                 "sampling": parts[2].strip() if len(parts) == 3 else default_sampling}
         return spec
@@ -82,7 +82,7 @@ def load_space(text):
                          f"{source}, neither a file nor valid JSON ({e.msg} at line "
                          f"{e.lineno} column {e.colno})") from None
     if not isinstance(space, dict):
-        checks._fail("space", "a JSON object of field -> values", space,
+        checks.invalid("space", "a JSON object of field -> values", space,
                      shown=f"a JSON {type(space).__name__}")
     return space
 
