@@ -2,7 +2,7 @@
 
 import os
 
-from zoo.datasets import mirror as mirror_data
+from zoo.datasets import mirror_text
 from zoo.datasets.corpus import shared_data_dir
 from zoo.datasets.ptb import mini_ptb_split
 from zoo.experiments.evaluate import checkpoint_kind
@@ -54,7 +54,7 @@ def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus
     if corpus_tokens:
         if data != "synthetic":
             raise ValueError("--corpus-tokens only applies to --data synthetic")
-        text = mirror_data.offline_text(num_words=corpus_tokens, seed=seed)
+        text = mirror_text.offline_text(num_words=corpus_tokens, seed=seed)
     os.makedirs(output_dir, exist_ok=True)
     with RunFolderLock(output_dir):
         if overwrite:
@@ -95,8 +95,8 @@ def evaluate_mirror_checkpoint(path, split="test", data="synthetic", data_dir=No
     model = load_mirror_checkpoint(path)
     text = mirror_texts(data, data_dir)[("train", "valid", "test").index(split)]
     if text is None:
-        text = mirror_data.offline_text(num_words=20000, seed=seed + 1)
+        text = mirror_text.offline_text(num_words=20000, seed=seed + 1)
     elif os.path.isfile(text):
-        text = mirror_data.read_text(text)
-    sentences = [s for s in mirror_data.split_sentences(text, 10) if len(s) <= model.max_length]
+        text = mirror_text.read_text(text)
+    sentences = [s for s in mirror_text.split_sentences(text, 10) if len(s) <= model.max_length]
     return evaluate_mirror(model, sentences)

@@ -14,30 +14,12 @@ import keras
 
 from zoo import checks
 from zoo.datasets import mirror as data
+from zoo.datasets import mirror_text
 from zoo.experiments.mirror_eval import evaluate_mirror
 from zoo.models.configs import MirrorConfig
 from zoo.models.mirror import build_mirror_model, load_mirror
 from zoo.training import AtomicModelCheckpoint, atomic_save
-
-
-class TimeLimit(keras.callbacks.Callback):
-    """Stops training cleanly (after the current batch) once `seconds` have passed.
-
-    The epoch still ends normally, so validation, the best checkpoint and the
-    CSV log are written. Args: seconds: float, the wall-time budget of `fit`.
-    """
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-        self._start = None
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self._start > self.seconds:
-            self.model.stop_training = True
+from zoo.training.callbacks import TimeLimit
 
 
 def train_mirror(output_dir, text=None, valid_text=None, test_text=None, config=None, seed=0,
@@ -84,7 +66,7 @@ def train_mirror(output_dir, text=None, valid_text=None, test_text=None, config=
         checks.positive_number("max_minutes", max_minutes)
     os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    splits = data.mirror_splits(text, valid_text, test_text, max_words=config.max_words,
+    splits = mirror_text.mirror_splits(text, valid_text, test_text, max_words=config.max_words,
                                 max_length=config.max_length, augment=config.augment,
                                 random_words=config.random_words, seed=seed)
     train_ds = data.make_dataset(splits.train, config.batch_size, config.max_length,
