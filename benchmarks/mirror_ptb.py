@@ -41,7 +41,8 @@ def main(argv=None):
     from zoo.models import mirror  # noqa: PLC0415
 
     ptb = pathlib.Path(args.data) / "ptb"
-    valid_lines, test_lines = mini_ptb_split(mirror_text.read_text(ptb / "ptb.test.txt").splitlines())
+    valid_lines, test_lines = mini_ptb_split(
+        mirror_text.read_text(ptb / "ptb.test.txt").splitlines())
     start = time.perf_counter()
     result = train_mirror(
         args.output_dir,

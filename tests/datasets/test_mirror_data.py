@@ -84,7 +84,8 @@ def test_vocabulary_round_trip_and_special_tokens():
 
 def test_split_sentences_cuts_lines_into_at_most_max_words():
     text = "One two three four five\nsix, seven!\n\n"
-    assert mirror_text.split_sentences(text, max_words=2) == ["one two", "three four", "five", "six seven"]
+    assert mirror_text.split_sentences(text, max_words=2) == ["one two", "three four", "five",
+                                                              "six seven"]
     rand = mirror_text.split_sentences(text * 20, max_words=3, random_lengths=True, seed=1)
     assert all(1 <= len(s.split()) <= 3 for s in rand)
     assert " ".join(rand) == " ".join(mirror_text.split_sentences(text * 20, max_words=100))
@@ -127,7 +128,8 @@ def test_random_word_text_is_text8_style_and_seeded():
 
 
 def test_ptb_lines_become_text8_sentences(ptb_dir):
-    sentences = mirror_text.split_sentences(mirror_text.read_text(ptb_dir / "ptb.valid.txt"), max_words=10)
+    sentences = mirror_text.split_sentences(mirror_text.read_text(ptb_dir / "ptb.valid.txt"),
+                                            max_words=10)
     assert len(sentences) > 7000
     assert all(1 <= len(s.split()) <= 10 for s in sentences)
     assert all(data.check_sentence(s) == s for s in sentences)

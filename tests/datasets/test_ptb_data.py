@@ -30,7 +30,8 @@ def dataset_batches(ds):
 
 def test_golden_batches_iterator_and_dataset():
     got_it = [(x.tolist(), y.tolist()) for x, y in ptb_pipeline.ptb_iterator(GOLDEN_IDS, 3, 2)]
-    got_ds = [(x.tolist(), y.tolist()) for x, y in dataset_batches(ptb_pipeline.ptb_dataset(GOLDEN_IDS, 3, 2))]
+    got_ds = [(x.tolist(), y.tolist())
+              for x, y in dataset_batches(ptb_pipeline.ptb_dataset(GOLDEN_IDS, 3, 2))]
     assert got_it == GOLDEN
     assert got_ds == GOLDEN
 

@@ -128,7 +128,8 @@ def test_bigram_variant_lines_up(ptb_chars):
 
 def test_rows_continue_across_batches(ptb_chars):
     batch_size, unroll = 32, 10
-    batches = [(x.numpy(), y.numpy()) for x, y in text8_pipeline.text8_dataset(ptb_chars, batch_size, unroll)]
+    batches = [(x.numpy(), y.numpy())
+               for x, y in text8_pipeline.text8_dataset(ptb_chars, batch_size, unroll)]
     assert len(batches) == text8_pipeline.char_epoch_size(len(ptb_chars), batch_size, unroll)
     seg = len(ptb_chars) // batch_size
     ids, _ = alphabet.text_to_ids(ptb_chars)

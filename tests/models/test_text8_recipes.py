@@ -85,4 +85,5 @@ def test_bigram_batches_are_the_notebooks_eleven_characters_advancing_ten():
         chars = np.argmax(np.stack(gen.next(), axis=1), axis=-1)  # (B, 11)
         np.testing.assert_array_equal(x, chars[:, :10])  # 10 characters: 9 pairs
         np.testing.assert_array_equal(y, chars[:, 2:])  # each pair's next character
-    assert text8_pipeline.char_epoch_size(400, B, U - 1, bigram=True, stride=U) == (400 // B - 11) // U + 1
+    assert (text8_pipeline.char_epoch_size(400, B, U - 1, bigram=True, stride=U)
+            == (400 // B - 11) // U + 1)
