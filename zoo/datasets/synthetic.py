@@ -99,7 +99,7 @@ def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
                                          "sha256": hashlib.sha256(text).hexdigest()}
     summary = {
         "format_version": _FORMAT_VERSION,
-        "source": dict(source.get_config(), type="zoo.datasets.synthetic.MarkovSource"),
+        "source": dict(source.get_config(), type="zoo.datasets.MarkovSource"),
         "seed": int(seed),
         "entropy_rate": source.entropy_rate,
         "perplexity_floor": source.perplexity_floor,

@@ -1,7 +1,7 @@
 """One training run of the word-mirror model (`mirror-seq2seq`).
 
 `train_mirror(output_dir, text, valid_text, test_text, config)` makes the sentences
-(`zoo.datasets.mirror.mirror_splits`), builds the model (`zoo.models.mirror`), fits it with
+(`zoo.datasets.mirror_text.mirror_splits`), builds the model (`zoo.models.mirror`), fits it with
 checkpoints, a CSV log, a resumable backup and an optional time limit, and evaluates the best
 checkpoint on the held-out sentences.
 """
