@@ -25,7 +25,7 @@ REFERENCE = "keras"  # every other cell is compared with keras.layers.LSTM
 def losses(cell, corpus, steps):
     import keras
 
-    from zoo.datasets.ptb import ptb_dataset
+    from zoo.datasets import ptb_dataset
     from zoo.models.configs import get_config
     from zoo.models.lm import build_lm, compile_lm
     from zoo.training import StatefulRNNCallback
@@ -57,7 +57,7 @@ def main(argv=None):
     keras.config.set_floatx(args.floatx)
     from zoo.datasets.corpus import load_corpus
     from zoo.datasets.corpus import shared_data_dir
-    from zoo.layers.factory import CELLS
+    from zoo.checks import CELLS
 
     data_dir = args.data_dir or os.path.join(shared_data_dir(), "ptb")
     corpus = load_corpus("mini-ptb", "word", data_dir=data_dir)

@@ -27,17 +27,19 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
+from zoo.datasets import alphabet  # noqa: E402
 from zoo.datasets import ptb  # noqa: E402
+from zoo.datasets import ptb_pipeline  # noqa: E402
 from zoo.datasets.corpus import shared_data_dir  # noqa: E402
 from zoo.datasets import synthetic  # noqa: E402
-from zoo.datasets import text8  # noqa: E402
+from zoo.datasets import text8_pipeline  # noqa: E402
 
 
 def load_text():
     shared = pathlib.Path(shared_data_dir())
     if (shared / "ptb" / "ptb.test.txt").is_file():
         data = ptb.load_mini_ptb(shared / "ptb")
-        chars = text8.to_text8((shared / "ptb" / "ptb.valid.txt").read_text(encoding="utf-8"))
+        chars = alphabet.to_text8((shared / "ptb" / "ptb.valid.txt").read_text(encoding="utf-8"))
         return "mini-PTB (shared data)", data, chars
     data = synthetic.load_synthetic()
     return "synthetic (default corpus)", data, synthetic.generate_text8(400_000)
@@ -93,13 +95,13 @@ def main(argv=None):
     vocab = len(data.vocab)
     cases = [
         ("ptb_dataset", "small b20 t20", vocab, 20, 20, 20,
-         lambda: ptb.ptb_dataset(data.train, 20, 20)),
+         lambda: ptb_pipeline.ptb_dataset(data.train, 20, 20)),
         ("ptb_dataset", "medium b20 t35", vocab, 20, 35, 35,
-         lambda: ptb.ptb_dataset(data.train, 20, 35)),
-        ("text8_dataset", "b64 u10", text8.VOCAB_SIZE, 64, 10, 10,
-         lambda: text8.text8_dataset(chars, 64, 10)),
-        ("text8_dataset bigram", "b64 u10", text8.VOCAB_SIZE, 64, 11, 10,
-         lambda: text8.text8_dataset(chars, 64, 10, bigram=True)),
+         lambda: ptb_pipeline.ptb_dataset(data.train, 20, 35)),
+        ("text8_dataset", "b64 u10", alphabet.VOCAB_SIZE, 64, 10, 10,
+         lambda: text8_pipeline.text8_dataset(chars, 64, 10)),
+        ("text8_dataset bigram", "b64 u10", alphabet.VOCAB_SIZE, 64, 11, 10,
+         lambda: text8_pipeline.text8_dataset(chars, 64, 10, bigram=True)),
     ]
     rows = []
     for name, shape, v, batch, in_steps, out_steps, make in cases:

@@ -34,14 +34,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from zoo.datasets import mirror as data  # noqa: PLC0415
+    from zoo.datasets import mirror_text  # noqa: PLC0415
     from zoo.datasets.ptb import mini_ptb_split  # noqa: PLC0415
     from zoo.experiments.mirror_eval import evaluate_mirror  # noqa: PLC0415
     from zoo.experiments.train_mirror import train_mirror  # noqa: PLC0415
     from zoo.models import mirror  # noqa: PLC0415
 
     ptb = pathlib.Path(args.data) / "ptb"
-    valid_lines, test_lines = mini_ptb_split(data.read_text(ptb / "ptb.test.txt").splitlines())
+    valid_lines, test_lines = mini_ptb_split(
+        mirror_text.read_text(ptb / "ptb.test.txt").splitlines())
     start = time.perf_counter()
     result = train_mirror(
         args.output_dir,
@@ -59,8 +60,8 @@ def main(argv=None):
         verbose=2,
     )
     model = mirror.load_mirror(result["checkpoint"])
-    test = data.split_sentences("\n".join(test_lines), 10)
-    train_set = set(data.split_sentences(data.read_text(ptb / "ptb.valid.txt"), 10))
+    test = mirror_text.split_sentences("\n".join(test_lines), 10)
+    train_set = set(mirror_text.split_sentences(mirror_text.read_text(ptb / "ptb.valid.txt"), 10))
     test = [s for s in test if s not in train_set and len(s) <= model.max_length]
     beam = evaluate_mirror(model, test, beam_width=4)
     result.update({f"test_beam4_{k}": v for k, v in beam.items()})

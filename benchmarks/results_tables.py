@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _quality, also when loaded by path (tests)
 
 import _quality  # noqa: E402 (the mini-PTB quality table)
-from zoo.layers.factory import CELLS  # noqa: E402 (one table row per cell)
+from zoo.checks import CELLS  # noqa: E402 (one table row per cell)
 
 QUICK_ARGS = ["--data", "synthetic", "--corpus-tokens", "3000", "--epochs", "2",
               "--hidden-size", "8", "--num-layers", "1"]

@@ -14,6 +14,15 @@ import math
 import numbers
 import os
 
+__all__ = ["CELLS", "boolean", "env_seconds", "int_at_least", "non_negative_int",
+           "non_negative_number", "number_above", "number_in", "one_of", "positive_int",
+           "positive_number", "rank", "rate", "weight_dropout_for"]
+
+#: The LSTM kinds (`cell=`) the zoo builds, in the order the docs list them: the values
+#: `zoo.layers.lstm_layer` accepts. Here, below layers and models, so the configs and the
+#: command line read it without importing Keras.
+CELLS = ("fused", "gate", "keras")
+
 
 def invalid(name, what, value, shown=None):
     """Raises the one `ValueError` line of every argument check, for checks of one caller's own.

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from zoo.datasets import mirror, ptb, text8
+from zoo.datasets import mirror_text, ptb, text8
 
 BOM = "\ufeff".encode("utf-8")
 
@@ -40,4 +40,4 @@ def test_text8_text_file_with_a_bom(tmp_path):
 
 def test_mirror_text_with_a_bom(tmp_path):
     (tmp_path / "s.txt").write_bytes(BOM + b"the cat sat\n")
-    assert mirror.read_text(tmp_path / "s.txt") == "the cat sat\n"
+    assert mirror_text.read_text(tmp_path / "s.txt") == "the cat sat\n"

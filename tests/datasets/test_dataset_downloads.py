@@ -13,8 +13,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from zoo.datasets import alphabet
 from zoo.datasets import ptb
 from zoo.datasets import text8
+from zoo.datasets import vocabulary
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -36,7 +38,7 @@ def archives(ptb_dir, tmp_path_factory):
         info = tarfile.TarInfo("./simple-examples/README")
         info.size = 5
         tar.addfile(info, io.BytesIO(b"hello"))
-    chars = text8.to_text8((ptb_dir / "ptb.test.txt").read_text(encoding="utf-8"))
+    chars = alphabet.to_text8((ptb_dir / "ptb.test.txt").read_text(encoding="utf-8"))
     with zipfile.ZipFile(root / "text8.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("text8", chars)
     return root, chars
@@ -77,7 +79,7 @@ def test_ptb_download_with_sha256(server, archives, ptb_dir, tmp_path):
                         file_size=(root / "simple-examples.tgz").stat().st_size)
     # Same result as reading the files directly: train = valid in this archive.
     words = ptb.read_words(ptb_dir / "ptb.valid.txt")
-    assert data.vocab == ptb.Vocabulary.build(words)
+    assert data.vocab == vocabulary.Vocabulary.build(words)
     np.testing.assert_array_equal(data.train, data.valid)
     assert data.vocab.decode(data.test)[:3] == ptb.read_words(ptb_dir / "ptb.test.txt")[:3]
     files = cache_files(tmp_path)

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from zoo.datasets import mirror as data
+from zoo.datasets import mirror_text
+from zoo.datasets.alphabet import to_text8
 
 
 def test_mirror_words_reverses_each_word_in_place():
@@ -15,13 +17,12 @@ def test_mirror_words_reverses_each_word_in_place():
 
 
 def test_normalize_is_the_documented_text8_mapping():
-    assert data.normalize("The  <unk> cost $N, isn't it?\n") == "the unk cost n isn t it"
-    assert data.normalize("Émile 42") == "mile"  # non a-z letters become spaces
-    assert data.normalize("!!!") == ""
+    assert to_text8("The  <unk> cost $N, isn't it?\n") == "the unk cost n isn t it"
+    assert to_text8("Émile 42") == "mile"  # non a-z letters become spaces
+    assert to_text8("!!!") == ""
 
 
 def test_normalize_is_the_one_text8_normaliser():
-    from zoo.datasets.text8 import to_text8
 
     texts = ["", "  ", "Hello, World!", "ÀÉÎõü ß café", "tab\tand\r\nnewlines\n",
              "<unk> N N <eos>", "MiXeD123case_under-score", "\u00a0nbsp\u2003em space",
@@ -30,7 +31,7 @@ def test_normalize_is_the_one_text8_normaliser():
     alphabet = list("abcXYZ 09!,.\n\té-_<>")
     texts += ["".join(rng.choice(alphabet, size=int(rng.integers(0, 40)))) for _ in range(200)]
     for text in texts:
-        got = data.normalize(text)
+        got = to_text8(text)
         assert got == to_text8(text), text
         # Independently: lowercase a-z words, everything else a separator.
         words = "".join(c if "a" <= c <= "z" else " " for c in text.lower()).split()
@@ -38,21 +39,21 @@ def test_normalize_is_the_one_text8_normaliser():
 
 
 def test_mirror_splits_hold_out_and_keep_seen_sentences_out_of_test():
-    text = data.random_word_text(600, seed=5)
-    sentences = data.split_sentences(text, max_words=3)
-    plain = data.mirror_splits(text, max_words=3, augment=0, seed=1)
+    text = mirror_text.random_word_text(600, seed=5)
+    sentences = mirror_text.split_sentences(text, max_words=3)
+    plain = mirror_text.mirror_splits(text, max_words=3, augment=0, seed=1)
     assert len(plain.valid) == len(sentences) // 10  # 10% held out
     assert sorted(plain.train + plain.valid) == sorted(sentences)
     assert set(plain.test) <= set(plain.valid) and not set(plain.test) & set(plain.train)
     assert plain.removed == len(plain.valid) - len(plain.test)
-    augmented = data.mirror_splits(text, max_words=3, augment=2, seed=1)
+    augmented = mirror_text.mirror_splits(text, max_words=3, augment=2, seed=1)
     assert augmented.valid == plain.valid and len(augmented.train) > len(plain.train)
     assert not (set(augmented.train) - set(plain.train)) & set(plain.valid)
     lines = text.splitlines()
-    given = data.mirror_splits("\n".join(lines[:20]), "\n".join(lines[20:25]),
+    given = mirror_text.mirror_splits("\n".join(lines[:20]), "\n".join(lines[20:25]),
                                "\n".join(lines[25:]), max_words=3, max_length=12, augment=0)
-    assert given.train == [s for s in data.split_sentences(lines[:20], 3) if len(s) <= 12]
-    assert given.valid == [s for s in data.split_sentences(lines[20:25], 3) if len(s) <= 12]
+    assert given.train == [s for s in mirror_text.split_sentences(lines[:20], 3) if len(s) <= 12]
+    assert given.valid == [s for s in mirror_text.split_sentences(lines[20:25], 3) if len(s) <= 12]
     assert all(len(s) <= 12 for s in given.train + given.valid + given.test)
     assert given.test and not set(given.test) & set(given.train)
 
@@ -60,7 +61,7 @@ def test_mirror_splits_hold_out_and_keep_seen_sentences_out_of_test():
 def test_check_sentence_refuses_bad_characters_with_one_clear_error():
     with pytest.raises(ValueError, match=r"only lowercase a-z and spaces; found \['!', 'H'\]"):
         data.check_sentence("Hello world!")
-    with pytest.raises(ValueError, match="normalize"):
+    with pytest.raises(ValueError, match="to_text8"):
         data.check_sentence("abc1")
     with pytest.raises(ValueError, match="empty"):
         data.check_sentence("   ")
@@ -83,13 +84,14 @@ def test_vocabulary_round_trip_and_special_tokens():
 
 def test_split_sentences_cuts_lines_into_at_most_max_words():
     text = "One two three four five\nsix, seven!\n\n"
-    assert data.split_sentences(text, max_words=2) == ["one two", "three four", "five", "six seven"]
-    rand = data.split_sentences(text * 20, max_words=3, random_lengths=True, seed=1)
+    assert mirror_text.split_sentences(text, max_words=2) == ["one two", "three four", "five",
+                                                              "six seven"]
+    rand = mirror_text.split_sentences(text * 20, max_words=3, random_lengths=True, seed=1)
     assert all(1 <= len(s.split()) <= 3 for s in rand)
-    assert " ".join(rand) == " ".join(data.split_sentences(text * 20, max_words=100))
+    assert " ".join(rand) == " ".join(mirror_text.split_sentences(text * 20, max_words=100))
     assert len({len(s.split()) for s in rand}) > 1
     with pytest.raises(ValueError, match="max_words"):
-        data.split_sentences(text, max_words=0)
+        mirror_text.split_sentences(text, max_words=0)
 
 
 def test_encode_pairs_aligns_source_and_mirrored_target():
@@ -119,14 +121,15 @@ def test_make_dataset_pads_per_batch():
 
 
 def test_random_word_text_is_text8_style_and_seeded():
-    text = data.random_word_text(500, seed=3)
-    assert text == data.random_word_text(500, seed=3)
+    text = mirror_text.random_word_text(500, seed=3)
+    assert text == mirror_text.random_word_text(500, seed=3)
     words = text.split()
-    assert len(words) == 500 and data.normalize(text) == " ".join(words)
+    assert len(words) == 500 and to_text8(text) == " ".join(words)
 
 
 def test_ptb_lines_become_text8_sentences(ptb_dir):
-    sentences = data.split_sentences(data.read_text(ptb_dir / "ptb.valid.txt"), max_words=10)
+    sentences = mirror_text.split_sentences(mirror_text.read_text(ptb_dir / "ptb.valid.txt"),
+                                            max_words=10)
     assert len(sentences) > 7000
     assert all(1 <= len(s.split()) <= 10 for s in sentences)
     assert all(data.check_sentence(s) == s for s in sentences)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from zoo.datasets import ptb
+from zoo.datasets import ptb_pipeline
+from zoo.datasets import vocabulary
 
 # The TensorFlow tutorial's reader test (see CONVENTIONS.md, "Golden batches").
 GOLDEN_IDS = [4, 3, 2, 1, 0, 5, 6, 1, 1, 1, 1, 0, 3, 4, 1]
@@ -27,8 +29,9 @@ def dataset_batches(ds):
 
 
 def test_golden_batches_iterator_and_dataset():
-    got_it = [(x.tolist(), y.tolist()) for x, y in ptb.ptb_iterator(GOLDEN_IDS, 3, 2)]
-    got_ds = [(x.tolist(), y.tolist()) for x, y in dataset_batches(ptb.ptb_dataset(GOLDEN_IDS, 3, 2))]
+    got_it = [(x.tolist(), y.tolist()) for x, y in ptb_pipeline.ptb_iterator(GOLDEN_IDS, 3, 2)]
+    got_ds = [(x.tolist(), y.tolist())
+              for x, y in dataset_batches(ptb_pipeline.ptb_dataset(GOLDEN_IDS, 3, 2))]
     assert got_it == GOLDEN
     assert got_ds == GOLDEN
 
@@ -102,7 +105,7 @@ def test_mini_ptb_split_and_vocab_order(ptb_dir, mini):
 
 
 def test_vocabulary_unk_added_encode_decode_and_json(tmp_path):
-    vocab = ptb.Vocabulary.build("b a b c <eos> a b".split())
+    vocab = vocabulary.Vocabulary.build("b a b c <eos> a b".split())
     assert vocab.id_to_word == ["b", "a", "<eos>", "c", "<unk>"]  # <unk>: count 0, last
     assert vocab.word_to_id["<unk>"] == 4 and len(vocab) == 5
     ids, oov = vocab.encode(["a", "zebra", "c", "yak"], return_oov=True)
@@ -112,25 +115,25 @@ def test_vocabulary_unk_added_encode_decode_and_json(tmp_path):
     path = tmp_path / "vocab.json"
     vocab.save(path)
     assert json.loads(path.read_text(encoding="utf-8"))["id_to_word"] == vocab.id_to_word
-    loaded = ptb.Vocabulary.load(path)
+    loaded = vocabulary.Vocabulary.load(path)
     assert loaded == vocab and loaded.counts == vocab.counts
-    assert loaded != ptb.Vocabulary.build("b a".split())
+    assert loaded != vocabulary.Vocabulary.build("b a".split())
     with pytest.raises(ValueError, match=r"ids.*\[0, 5\)"):
         vocab.decode([5])
     with pytest.raises(ValueError, match="list of tokens"):
         vocab.encode("a b")
     (tmp_path / "bad.json").write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(ValueError, match="not a vocabulary"):
-        ptb.Vocabulary.load(tmp_path / "bad.json")
+        vocabulary.Vocabulary.load(tmp_path / "bad.json")
 
 
 @pytest.mark.parametrize("batch_size,num_steps", SHAPES)
 def test_dataset_equals_iterator_on_mini_ptb(mini, batch_size, num_steps):
     ids = mini.train
-    expected = list(ptb.ptb_iterator(ids, batch_size, num_steps))
-    size = ptb.epoch_size(len(ids), batch_size, num_steps)
+    expected = list(ptb_pipeline.ptb_iterator(ids, batch_size, num_steps))
+    size = ptb_pipeline.epoch_size(len(ids), batch_size, num_steps)
     assert size == ((len(ids) // batch_size) - 1) // num_steps == len(expected)
-    ds = ptb.ptb_dataset(ids, batch_size, num_steps)
+    ds = ptb_pipeline.ptb_dataset(ids, batch_size, num_steps)
     for spec in ds.element_spec:
         assert tuple(spec.shape) == (batch_size, num_steps) and spec.dtype.name == "int32"
     got = dataset_batches(ds)
@@ -144,8 +147,8 @@ def test_dataset_equals_iterator_on_mini_ptb(mini, batch_size, num_steps):
 @pytest.mark.parametrize("pipeline", ["iterator", "dataset"])
 def test_rows_continue_across_batches(mini, pipeline):
     ids, batch_size, num_steps = mini.valid, 8, 25
-    batches = (list(ptb.ptb_iterator(ids, batch_size, num_steps)) if pipeline == "iterator"
-               else dataset_batches(ptb.ptb_dataset(ids, batch_size, num_steps)))
+    batches = (list(ptb_pipeline.ptb_iterator(ids, batch_size, num_steps)) if pipeline == "iterator"
+               else dataset_batches(ptb_pipeline.ptb_dataset(ids, batch_size, num_steps)))
     batch_len = len(ids) // batch_size
     xs = np.concatenate([x for x, _ in batches], axis=1)
     ys = np.concatenate([y for _, y in batches], axis=1)
@@ -159,17 +162,17 @@ def test_rows_continue_across_batches(mini, pipeline):
 
 def test_bad_input_errors(tmp_path, mini):
     with pytest.raises(ValueError, match="batch_size × num_steps larger than the data"):
-        ptb.epoch_size(100, 10, 10)
+        ptb_pipeline.epoch_size(100, 10, 10)
     with pytest.raises(ValueError, match="batch_size × num_steps larger than the data"):
-        next(ptb.ptb_iterator(mini.train[:50], 10, 5))
+        next(ptb_pipeline.ptb_iterator(mini.train[:50], 10, 5))
     with pytest.raises(ValueError, match="batch_size × num_steps larger than the data"):
-        ptb.ptb_dataset(mini.train, 1000, 100)
+        ptb_pipeline.ptb_dataset(mini.train, 1000, 100)
     with pytest.raises(ValueError,
                        match=r"`num_steps` must be a positive integer\. Received: num_steps=0"):
-        ptb.epoch_size(100, 2, 0)
+        ptb_pipeline.epoch_size(100, 2, 0)
     with pytest.raises(ValueError, match=r"^Argument `ids` must be 1-D\. "
                                          r"Received: ids=array of shape"):
-        ptb.ptb_dataset(np.zeros((4, 4), np.int32), 2, 2)
+        ptb_pipeline.ptb_dataset(np.zeros((4, 4), np.int32), 2, 2)
     with pytest.raises(FileNotFoundError, match="No such file"):
         ptb.read_words(tmp_path / "missing.txt")
     (tmp_path / "empty.txt").write_text("\n \n", encoding="utf-8")

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from zoo.datasets import markov
 from zoo.datasets import ptb
 from zoo.datasets import synthetic
 from helpers import ROOT
@@ -21,7 +22,7 @@ SMALL = dict(num_train_tokens=3000, num_valid_tokens=500, num_test_tokens=500, v
 
 @pytest.fixture(scope="module")
 def source():
-    return synthetic.MarkovSource()  # the defaults: the data of `python train.py`
+    return markov.MarkovSource()  # the defaults: the data of `python train.py`
 
 
 def test_chain_structure(source):
@@ -34,7 +35,7 @@ def test_chain_structure(source):
     words = source.words[1:]
     assert source.words[0] == "<eos>" and len(set(words)) == len(words) == 299
     assert all(re.fullmatch("[a-z]+", w) for w in words)
-    assert synthetic.EOS_WORD not in words and "unk" not in words
+    assert markov.EOS_WORD not in words and "unk" not in words
     pi = source.stationary
     np.testing.assert_allclose(pi @ matrix, pi, atol=1e-14)
     assert abs(pi.sum() - 1) < 1e-12 and pi.min() > 0
@@ -90,7 +91,7 @@ def test_generate_corpus_is_deterministic_ptb_format(tmp_path):
     assert words == text.replace("\n", "<eos>").split()  # the tutorial's reader agrees
     assert a["tokens"]["train"] == len(words) >= SMALL["num_train_tokens"]
     assert words[-1] == "<eos>"
-    src = synthetic.MarkovSource(vocab_size=SMALL["vocab_size"], seed=3)
+    src = markov.MarkovSource(vocab_size=SMALL["vocab_size"], seed=3)
     assert a["entropy_rate"] == src.entropy_rate
     assert math.isclose(a["perplexity_floor"], math.exp(a["entropy_rate"]))
     ids = np.array([src.words.index(w) for w in words])
@@ -152,7 +153,7 @@ def test_text8_stream_and_its_char_entropy(source):
     assert text == synthetic.generate_text8(200_000)
     # The stream decodes back to a path of the chain (words are unique, eos → "eos").
     index = {w: i for i, w in enumerate(source.words)}
-    index[synthetic.EOS_WORD] = 0
+    index[markov.EOS_WORD] = 0
     ids = np.array([index[w] for w in text.split()[:-1]])
     assert np.isfinite(source.log_loss(ids, prev=0))
     # chars/token of the sample matches the stationary mean the char entropy uses.
@@ -164,18 +165,18 @@ def test_text8_stream_and_its_char_entropy(source):
 def test_bad_arguments():
     with pytest.raises(ValueError,
                        match=r"`vocab_size` must be an integer >= 3\. Received: vocab_size=2"):
-        synthetic.MarkovSource(vocab_size=2)
+        markov.MarkovSource(vocab_size=2)
     with pytest.raises(ValueError, match=r"^Argument `num_successors` must be at most "
                                          r"vocab_size − 1 = 4\. Received: num_successors=10$"):
-        synthetic.MarkovSource(vocab_size=5, num_successors=10)
+        markov.MarkovSource(vocab_size=5, num_successors=10)
     with pytest.raises(ValueError, match=r"`num_train_tokens` must be a positive integer\. "
                                          r"Received: num_train_tokens=0"):
         synthetic.generate_corpus("unused", num_train_tokens=0)
     with pytest.raises(ValueError, match=r"`mean_sentence_length` must be a finite number > 1\. "
                                          r"Received: mean_sentence_length=1"):
-        synthetic.MarkovSource(mean_sentence_length=1)
+        markov.MarkovSource(mean_sentence_length=1)
     with pytest.raises(ValueError, match=r"`concentration` must be a finite number > 0\. "
                                          r"Received: concentration=0"):
-        synthetic.MarkovSource(concentration=0)
+        markov.MarkovSource(concentration=0)
     with pytest.raises(ValueError, match="transition the chain cannot make"):
-        synthetic.MarkovSource(vocab_size=20).log_loss([0, 0])
+        markov.MarkovSource(vocab_size=20).log_loss([0, 0])

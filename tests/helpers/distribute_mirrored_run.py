@@ -20,9 +20,9 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zoo.datasets.ptb import epoch_size  # noqa: E402
-from zoo.datasets.ptb import ptb_dataset  # noqa: E402
-from zoo.datasets.synthetic import MarkovSource  # noqa: E402
+from zoo.datasets import MarkovSource  # noqa: E402
+from zoo.datasets import epoch_size  # noqa: E402
+from zoo.datasets import ptb_dataset  # noqa: E402
 from zoo.models.configs import get_config  # noqa: E402
 from zoo.models.lm import build_lm  # noqa: E402
 from zoo.models.lm import compile_lm  # noqa: E402

@@ -16,7 +16,7 @@ from helpers.layers import tiny_sequences
 from zoo.layers import FusedLSTM
 from zoo.layers import GateLSTMCell
 from zoo.layers import fused_to_gate_weights
-from zoo.layers.factory import CELLS
+from zoo.checks import CELLS
 from zoo.layers.factory import lstm_layer
 
 ARGS = dict(
@@ -75,10 +75,3 @@ def test_unknown_kind_raises_keras_worded_error():
     message = str(info.value)
     assert message.startswith("Argument `cell` must be one of ('fused', 'gate', 'keras')")
     assert message.endswith("Received: cell='lstm'")
-
-
-def test_configs_list_the_same_cells():
-    """zoo.models.configs keeps its own copy (plain Python: no Keras import); they agree."""
-    from zoo.models import configs
-
-    assert configs.CELLS == CELLS

@@ -159,7 +159,7 @@ def test_mirror_seq2seq_gate_cells_start_like_keras_lstm():
     the gate and Keras models draw the same fused tensors, and the gate
     model's four gates start different.
     """
-    from zoo.models.lm import get_lstm_weights
+    from zoo.models.lstm_weights import get_lstm_weights
     from zoo.models.mirror import MirrorSeq2Seq
 
     def lstm_weights(cell):

@@ -185,11 +185,9 @@ def test_bad_values_are_refused_in_keras_wording(cls, field, value, wording):
         base.replace(**{field: value})
 
 
-def test_mirror_defaults_match_the_data_and_layer_modules():
-    from zoo.datasets import mirror as data
-    from zoo.layers.factory import CELLS
+def test_mirror_defaults_match_the_data_module():
+    from zoo.datasets import mirror_text as data
 
-    assert configs.CELLS == CELLS
     default = MirrorConfig()
     assert (default.max_words, default.max_length) == (data.DEFAULT_MAX_WORDS,
                                                        data.DEFAULT_MAX_LENGTH)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from zoo.models import get_config
-from zoo.models.lm import (build_lm, compile_lm, copy_to_batch, get_lstm_weights, make_lstm,
-                           set_lstm_weights)
+from zoo.models.lm import build_lm, compile_lm, copy_to_batch, make_lstm
+from zoo.models.lstm_weights import get_lstm_weights, set_lstm_weights
 
 V, H, B, T = 20, 8, 3, 4
 CELLS = ("fused", "gate", "keras")

@@ -9,7 +9,9 @@ import keras
 import numpy as np
 import pytest
 
+from zoo.datasets import alphabet
 from zoo.datasets import mirror as data
+from zoo.datasets import mirror_text
 from zoo.experiments.mirror_eval import evaluate_mirror, mirror_sentence, mirror_sentences
 from zoo.experiments.train_mirror import train_mirror
 from zoo.models import mirror
@@ -143,10 +145,10 @@ def test_the_model_and_the_data_agree_on_the_vocabulary():
 
     assert (mirror_decoding.PAD, mirror_decoding.START, mirror_decoding.END) == (
         data.PAD, data.START, data.END)
-    assert mirror.VOCAB_SIZE == data.VOCAB_SIZE == 3 + len(data.ALPHABET)
+    assert mirror.VOCAB_SIZE == data.VOCAB_SIZE == 3 + len(alphabet.ALPHABET)
     model = mirror.MirrorSeq2Seq(units=4, embedding_dim=3, encoder_layers=1, cell="keras")
     assert model.vocab_size == data.VOCAB_SIZE
-    assert model.max_length == MirrorConfig().max_length == data.DEFAULT_MAX_LENGTH
+    assert model.max_length == MirrorConfig().max_length == mirror_text.DEFAULT_MAX_LENGTH
 
 
 def test_train_mirror_refuses_bad_settings_before_writing_anything(tmp_path):

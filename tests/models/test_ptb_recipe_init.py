@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from zoo.models import build_lm, get_config
-from zoo.models.lm import get_lstm_weights
+from zoo.models.lstm_weights import get_lstm_weights
 
 VOCAB = 3000
 PTB_RECIPES = ["ptb-small", "ptb-medium", "ptb-large", "ptb-test", "ptb-notebook",

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from zoo.datasets import text8
-from zoo.datasets.corpus import fit_kwargs
+from zoo.datasets import text8_pipeline
 from zoo.models.configs import get_config
 from zoo.models.lm import build_lm
-from zoo.models.lm import get_lstm_weights
+from zoo.models.lstm_weights import get_lstm_weights
+from zoo.training.recipe import fit_kwargs
 
 
 def _truncated_normal_moments(mean, stddev):
@@ -79,10 +79,11 @@ def test_bigram_batches_are_the_notebooks_eleven_characters_advancing_ten():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 27, 400)
     B, U = 3, 10
-    ds = text8.text8_dataset(ids, B, num_unrollings=U - 1, bigram=True, steps=5, stride=U)
-    gen = text8.BatchGenerator(ids, B, U)  # the notebook's generator: 11 steps a call
+    ds = text8_pipeline.text8_dataset(ids, B, num_unrollings=U - 1, bigram=True, steps=5, stride=U)
+    gen = text8_pipeline.BatchGenerator(ids, B, U)  # the notebook's generator: 11 steps a call
     for x, y in ds.as_numpy_iterator():
         chars = np.argmax(np.stack(gen.next(), axis=1), axis=-1)  # (B, 11)
         np.testing.assert_array_equal(x, chars[:, :10])  # 10 characters: 9 pairs
         np.testing.assert_array_equal(y, chars[:, 2:])  # each pair's next character
-    assert text8.char_epoch_size(400, B, U - 1, bigram=True, stride=U) == (400 // B - 11) // U + 1
+    assert (text8_pipeline.char_epoch_size(400, B, U - 1, bigram=True, stride=U)
+            == (400 // B - 11) // U + 1)

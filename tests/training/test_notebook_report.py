@@ -9,7 +9,7 @@ from zoo.models.configs import get_config
 from zoo.models.lm import build_lm
 from zoo.models.lm import compile_lm
 from zoo.models.lm import copy_to_batch
-from zoo.models.lm import get_lstm_weights
+from zoo.models.lstm_weights import get_lstm_weights
 from zoo.training import NotebookValidation
 from zoo.training import SampleText
 from zoo.training import StepSummary

@@ -4,7 +4,7 @@ import argparse
 import math
 
 from zoo.datasets.corpus import DATA_CHOICES
-from zoo.models.configs import CELLS
+from zoo.checks import CELLS
 from zoo.models.configs import DEFAULT_MODEL
 
 

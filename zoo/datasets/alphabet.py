@@ -97,7 +97,7 @@ def text_to_ids(text, warn=True):
     if unexpected and warn:
         warnings.warn(
             f"{unexpected:,} characters outside a-z and space were mapped to id 0 (space); "
-            "use zoo.datasets.text8.to_text8(text) to normalise the text first.",
+            "use `zoo.datasets.to_text8(text)` to normalise the text first.",
             stacklevel=2,
         )
     return ids, unexpected

@@ -4,7 +4,8 @@ import math
 import os
 
 from zoo import checks
-from zoo.datasets import ptb, synthetic, text8
+from zoo.datasets import (alphabet, markov, ptb, ptb_pipeline, synthetic, text8, text8_pipeline,
+                          vocabulary)
 
 WORD_DATA = ("synthetic", "ptb", "mini-ptb")
 CHAR_DATA = ("synthetic", "text8", "ptb", "mini-ptb")
@@ -59,7 +60,7 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
             train_text = text[:n_train]
             valid_text = text[n_train:n_train + n_eval]
             test_text = text[n_train + n_eval:]
-            floor = math.exp(synthetic.MarkovSource(**kwargs).char_entropy_rate)
+            floor = math.exp(markov.MarkovSource(**kwargs).char_entropy_rate)
         else:
             if corpus_tokens:
                 n_eval = max(corpus_tokens // 10, 1_000)
@@ -78,11 +79,11 @@ def load_corpus(data, family, data_dir=None, corpus_tokens=None, corpus_vocab=No
             return Corpus("word", d.train, d.valid, d.test, d.vocab.id_to_word, data, oov=d.oov)
         words = [d.vocab.decode(split) for split in (d.train, d.valid, d.test)]
         train_text, valid_text, test_text = (
-            text8.to_text8(" ".join(w for w in ws if w not in (ptb.EOS, ptb.UNK)))
+            alphabet.to_text8(" ".join(w for w in ws if w not in (ptb.EOS, vocabulary.UNK)))
             for ws in words)
-    ids = [None if t is None else text8.text_to_ids(t)[0] for t in
+    ids = [None if t is None else alphabet.text_to_ids(t)[0] for t in
            (train_text, valid_text, test_text)]
-    vocab = [text8.id2char(i) for i in range(text8.VOCAB_SIZE)]
+    vocab = [alphabet.id2char(i) for i in range(alphabet.VOCAB_SIZE)]
     return Corpus("char", *ids, vocab, data, floor=floor)
 
 
@@ -94,9 +95,9 @@ def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None, st
     batches `stride` characters apart (default `num_steps`).
     """
     if corpus_kind == "word":
-        ds = ptb.ptb_dataset(ids, batch_size, num_steps)
+        ds = ptb_pipeline.ptb_dataset(ids, batch_size, num_steps)
         return ds.repeat() if steps else ds
-    return text8.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
+    return text8_pipeline.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
                                steps=steps, stride=stride)
 
 
@@ -123,13 +124,15 @@ def fit_datasets(config, corpus, initial_epoch=0, seed=0):
 
     Returns:
         (train_ds, valid_ds, kwargs): the stateful datasets and `fit`'s keyword arguments
-        (`epochs`, `shuffle`, `steps_per_epoch`).
+        (`epochs`, `shuffle`, `steps_per_epoch`), those of `zoo.training.fit_kwargs(config)`.
 
     Raises:
         ValueError: the data is too small for the batch shape.
     """
     B, T, spe = config.batch_size, config.num_steps, config.steps_per_epoch
-    kwargs = fit_kwargs(config)
+    kwargs = {"epochs": config.fit_epochs, "shuffle": False}  # zoo.training.fit_kwargs(config)
+    if spe:
+        kwargs["steps_per_epoch"] = spe
     stride = config.batch_stride
     if getattr(config, "variable_bptt", False):
         from zoo.datasets.variable_bptt import variable_bptt_dataset
@@ -144,15 +147,3 @@ def fit_datasets(config, corpus, initial_epoch=0, seed=0):
         train_ds = train_ds.skip(initial_epoch * spe)
     return train_ds, valid_ds, kwargs
 
-
-def fit_kwargs(config):
-    """`fit`'s `epochs`, `shuffle` (never: the batches are stateful) and `steps_per_epoch`.
-
-    `config.extra_steps` adds one short last epoch (`recipe_callbacks` stops it in time).
-    """
-    epochs = (config.max_max_epoch + (1 if config.extra_steps else 0)
-              + getattr(config, "finetune_epochs", 0))  # AWD-LSTM's fine-tuning stage
-    kwargs = {"epochs": epochs, "shuffle": False}
-    if config.steps_per_epoch:
-        kwargs["steps_per_epoch"] = config.steps_per_epoch
-    return kwargs

@@ -5,8 +5,8 @@ written backwards: `"the quick brown fox"` → `"eht kciuq nworb xof"`.
 
 This module encodes such sentences with a tiny character vocabulary and builds
 the tf.data pipeline the model trains on; `zoo.datasets.mirror_text` makes the
-sentences from raw text (`normalize`, `split_sentences`, `mirror_splits`), and its
-names are importable from here too:
+sentences from raw text (`split_sentences`, `mirror_splits`; `zoo.datasets.to_text8`
+normalises any text to the a-z form):
 
 - `check_sentence(sentence, max_length)`: the strict check used at inference:
   one clear `ValueError` for characters outside `a`–`z`/space or for a sentence
@@ -24,18 +24,14 @@ import re
 import numpy as np
 
 from zoo import checks
-from zoo.datasets.mirror_text import (DEFAULT_MAX_LENGTH, DEFAULT_MAX_WORDS, MirrorSplits,
-                                      mirror_splits, normalize, offline_text, random_word_text,
-                                      read_text, sentences_from, split_sentences)
+from zoo.datasets.alphabet import ALPHABET
+from zoo.datasets.mirror_text import DEFAULT_MAX_LENGTH
 
-__all__ = ["ALPHABET", "DEFAULT_MAX_LENGTH", "DEFAULT_MAX_WORDS", "END", "PAD", "START",
-           "SPECIAL_TOKENS", "VOCAB_SIZE", "MirrorSplits", "check_sentence", "decode", "encode",
-           "encode_pairs", "make_dataset", "mirror_splits", "mirror_words", "normalize",
-           "offline_text", "random_word_text", "read_text", "sentences_from", "split_sentences"]
+__all__ = ["END", "PAD", "START", "SPECIAL_TOKENS", "VOCAB_SIZE", "check_sentence", "decode",
+           "encode", "encode_pairs", "make_dataset", "mirror_words"]
 
 PAD, START, END = 0, 1, 2
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")
-ALPHABET = " abcdefghijklmnopqrstuvwxyz"
 VOCAB_SIZE = len(SPECIAL_TOKENS) + len(ALPHABET)  # 30
 
 _CHAR_TO_ID = {c: i + len(SPECIAL_TOKENS) for i, c in enumerate(ALPHABET)}
@@ -71,7 +67,7 @@ def check_sentence(sentence, max_length=None):
 
     Raises:
         ValueError: on characters outside `a`–`z` and space (they are listed, and
-            `normalize()` is suggested), on an empty sentence, or on a sentence
+            `zoo.datasets.to_text8()` is suggested), on an empty sentence, or on a sentence
             longer than `max_length` characters.
     """
     checks.instance("sentence", sentence, str, "a str")
@@ -79,7 +75,7 @@ def check_sentence(sentence, max_length=None):
     if bad:
         raise ValueError(
             f"`sentence` may contain only lowercase a-z and spaces; found {bad!r} in "
-            f"{sentence!r}. Use zoo.datasets.mirror.normalize() to map text to that form."
+            f"{sentence!r}. Use `zoo.datasets.to_text8()` to map text to that form."
         )
     sentence = " ".join(sentence.split())
     if not sentence:

@@ -1,11 +1,11 @@
 """Text for the word-mirror task: text8-style sentences and the train/valid/test splits.
 
-- `normalize(text)`: any text to text8 style (`zoo.datasets.text8.to_text8`).
 - `split_sentences(text, max_words)`: lines → sentences of at most `max_words` words.
 - `mirror_splits(text, valid_text, test_text, ...)`: the sentences one training run of the
   mirror model uses (`zoo.experiments.train_mirror`).
 
-Every name is also importable from `zoo.datasets.mirror`, which encodes the sentences.
+Text is normalised with `zoo.datasets.to_text8`, the zoo's one normaliser;
+`zoo.datasets.mirror` encodes the sentences.
 """
 
 import collections
@@ -14,38 +14,16 @@ import os
 import numpy as np
 
 from zoo import checks
-from zoo.datasets.text8 import to_text8
+from zoo.datasets.alphabet import to_text8
 
 DEFAULT_MAX_WORDS = 10
 DEFAULT_MAX_LENGTH = 100
 
 
-def normalize(text):
-    """Maps any text to text8 style: the documented normalisation.
-
-    `zoo.datasets.text8.to_text8`, the zoo's one normaliser: lowercases, replaces
-    every run of characters outside `a`–`z` (digits, punctuation, `<unk>`'s
-    brackets, newlines, accented letters...) by one space and strips the ends,
-    exactly as the text8 corpus was made. PTB's `<unk>` becomes `unk` and its
-    number token `N` becomes `n`.
-
-    Args:
-        text: str, any text.
-
-    Returns:
-        str of lowercase `a`–`z` words separated by single spaces.
-
-    Example:
-    >>> normalize("The  <unk> cost $N, isn't it?")
-    'the unk cost n isn t it'
-    """
-    return to_text8(text)
-
-
 def split_sentences(text, max_words=DEFAULT_MAX_WORDS, random_lengths=False, seed=None):
     """Splits text into text8-style sentences of at most `max_words` words.
 
-    Each line is normalised with `normalize()` and cut into consecutive pieces;
+    Each line is normalised with `to_text8()` and cut into consecutive pieces;
     pieces never cross a line boundary. With `random_lengths`, piece lengths are
     drawn uniformly from 1..`max_words` (a cheap augmentation: another seed gives
     other sentences from the same text).
@@ -68,7 +46,7 @@ def split_sentences(text, max_words=DEFAULT_MAX_WORDS, random_lengths=False, see
     rng = np.random.default_rng(seed)
     sentences = []
     for line in lines:
-        words = normalize(line).split()
+        words = to_text8(line).split()
         i = 0
         while i < len(words):
             n = int(rng.integers(1, max_words + 1)) if random_lengths else max_words
@@ -139,7 +117,7 @@ def sentences_from(source, max_words=DEFAULT_MAX_WORDS, random_lengths=False, se
     if source is None:
         return None
     if isinstance(source, (list, tuple)):
-        return [" ".join(normalize(s).split()) for s in source if normalize(s)]
+        return [" ".join(to_text8(s).split()) for s in source if to_text8(s)]
     text = str(source)
     if os.path.isfile(text):
         text = read_text(text)

@@ -8,11 +8,10 @@ semantics, and batched exactly as its `ptb_iterator`:
 - `load_ptb(data_dir=None)`: the three splits as int32 id arrays, from a local
   directory or from the canonical `simple-examples.tgz` via `keras.utils.get_file`.
 - `load_mini_ptb(ptb_dir)`: the project's agreed small real-data split.
-- From `zoo.datasets.vocabulary`, importable here too: `Vocabulary`, ids sorted by
-  (−count, word), both directions, JSON save/load.
-- From `zoo.datasets.ptb_pipeline`, importable here too: `ptb_iterator` (numpy, the
-  tutorial's generator) and `ptb_dataset` (tf.data), the same `(x, y)` batches in
-  the same order, and `epoch_size`.
+
+The vocabulary (`Vocabulary`, `UNK`) is defined in `zoo.datasets.vocabulary`, the
+batches (`ptb_iterator`, `ptb_dataset`, `epoch_size`) in `zoo.datasets.ptb_pipeline`;
+all are public as `zoo.datasets.<name>`.
 
 Out-of-vocabulary words in valid/test are mapped to `<unk>` and counted
 (`PTBData.oov`); the original TensorFlow reader silently dropped them.
@@ -29,11 +28,6 @@ import zlib
 from zoo.datasets import _download
 from zoo.datasets import _text
 
-# Defined beside this module, and public here too (`from zoo.datasets.ptb import ptb_dataset`).
-from zoo.datasets.ptb_pipeline import epoch_size
-from zoo.datasets.ptb_pipeline import ptb_dataset
-from zoo.datasets.ptb_pipeline import ptb_iterator
-from zoo.datasets.vocabulary import UNK
 from zoo.datasets.vocabulary import Vocabulary
 
 EOS = "<eos>"

@@ -1,7 +1,7 @@
 """A generated offline corpus whose best possible perplexity is known exactly.
 
-The text is drawn from `MarkovSource` (defined in `zoo.datasets.markov`, importable
-here too), a seeded Markov chain of pseudo-words whose entropy rate is exact. No
+The text is drawn from `MarkovSource` (defined in `zoo.datasets.markov`), a seeded
+Markov chain of pseudo-words whose entropy rate is exact. No
 model can beat its `perplexity_floor` on text drawn from it, so the gap to that
 floor is an honest measure of how well a model learned.
 
@@ -30,8 +30,6 @@ from zoo import checks
 from zoo.datasets import _download
 from zoo.datasets.ptb import EOS
 from zoo.datasets.ptb import load_ptb
-
-# Defined beside this module, and public here too (`from zoo.datasets.synthetic import ...`).
 from zoo.datasets.markov import EOS_WORD
 from zoo.datasets.markov import MarkovSource
 
@@ -101,7 +99,7 @@ def generate_corpus(out_dir, num_train_tokens=200_000, num_valid_tokens=20_000,
                                          "sha256": hashlib.sha256(text).hexdigest()}
     summary = {
         "format_version": _FORMAT_VERSION,
-        "source": dict(source.get_config(), type="zoo.datasets.synthetic.MarkovSource"),
+        "source": dict(source.get_config(), type="zoo.datasets.MarkovSource"),
         "seed": int(seed),
         "entropy_rate": source.entropy_rate,
         "perplexity_floor": source.perplexity_floor,

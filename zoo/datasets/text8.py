@@ -7,14 +7,14 @@ space → 0, `a`..`z` → 1..26.
 - `load_text8()`: `text8.zip` through `keras.utils.get_file` (size checked,
   sha256 recorded on first download and verified afterwards), or a local
   `.zip`/`.txt`; validation = the first `valid_size` characters.
-- From `zoo.datasets.alphabet`, importable here too: the character ids
-  (`char2id`, `id2char`, `text_to_ids`, `ids_to_text`) and `to_text8(text)`,
-  which makes a text8-style string from any text (e.g. PTB).
-- From `zoo.datasets.text8_pipeline`, importable here too: `BatchGenerator`, the
-  notebook's generator of one-hot `[batch, 27]` steps, and `text8_dataset`, a
-  tf.data pipeline of the same batches as ids, plus the bigram variant.
 
-Only `text8_dataset` imports TensorFlow, and only downloads import Keras.
+The character ids (`char2id`, `id2char`, `text_to_ids`, `ids_to_text`) and
+`to_text8(text)`, which makes a text8-style string from any text (e.g. PTB), are
+defined in `zoo.datasets.alphabet`; `BatchGenerator`, the notebook's generator of
+one-hot `[batch, 27]` steps, and `text8_dataset`, a tf.data pipeline of the same
+batches as ids (plus the bigram variant), in `zoo.datasets.text8_pipeline`.
+
+Only downloads import Keras.
 """
 
 import os
@@ -24,21 +24,6 @@ import zlib
 from zoo import checks
 from zoo.datasets import _download
 from zoo.datasets import _text
-
-# Defined beside this module, and public here too (`text8.to_text8`, `text8.text8_dataset`).
-from zoo.datasets.alphabet import ALPHABET
-from zoo.datasets.alphabet import FIRST_LETTER
-from zoo.datasets.alphabet import VOCAB_SIZE
-from zoo.datasets.alphabet import char2id
-from zoo.datasets.alphabet import id2char
-from zoo.datasets.alphabet import ids_to_text
-from zoo.datasets.alphabet import text_to_ids
-from zoo.datasets.alphabet import to_text8
-from zoo.datasets.text8_pipeline import BatchGenerator
-from zoo.datasets.text8_pipeline import batches2string
-from zoo.datasets.text8_pipeline import char_epoch_size
-from zoo.datasets.text8_pipeline import characters
-from zoo.datasets.text8_pipeline import text8_dataset
 
 TEXT8_ORIGIN = "http://mattmahoney.net/dc/text8.zip"
 TEXT8_FNAME = "text8.zip"

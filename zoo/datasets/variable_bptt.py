@@ -1,15 +1,13 @@
 """Variable-length BPTT (AWD-LSTM) for `model.fit`.
 
-- `bptt_lengths(seed, epoch, num_tokens, bptt=70)`: one epoch's plan (defined in
-  `bptt_plan`, numpy only).
+- `bptt_lengths(seed, epoch, num_tokens, bptt=70)`: one epoch's plan (in
+  `zoo.datasets.bptt_plan`, numpy only).
 - `variable_bptt_dataset(ids, batch_size, seed, epochs, bptt=70)`: the stateful batches of
   those plans (a `keras.utils.PyDataset`, defined in `variable_bptt_pipeline`; Keras is
   imported when it is called).
 """
 
 from zoo import checks
-from zoo.datasets.bptt_plan import BPTTPlan  # noqa: F401  (re-exported)
-from zoo.datasets.bptt_plan import bptt_lengths  # noqa: F401  (re-exported)
 
 
 def default_bucket():

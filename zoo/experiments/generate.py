@@ -3,7 +3,7 @@
 import numpy as np
 
 from zoo import checks
-from zoo.datasets import text8
+from zoo.datasets import alphabet
 from zoo.experiments.evaluate import read_checkpoint
 from zoo.models.lm import copy_to_batch
 from zoo.training.sampling import sample_ids
@@ -52,6 +52,6 @@ def generate_text(checkpoint, prime=None, length=None, temperature=1.0, seed=0):
     if bad:
         checks.invalid("prime", "lowercase a-z and spaces", prime,
                        shown=f"{prime!r} (found {''.join(bad)!r})")
-    ids = sample_tokens(model, config, vocab, [text8.char2id(c) for c in prime_text],
+    ids = sample_tokens(model, config, vocab, [alphabet.char2id(c) for c in prime_text],
                         length or 79, temperature, seed)
     return prime_text + "".join(vocab[i] for i in ids)

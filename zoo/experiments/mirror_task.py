@@ -2,7 +2,7 @@
 
 import os
 
-from zoo.datasets import mirror as mirror_data
+from zoo.datasets import mirror_text
 from zoo.datasets.corpus import shared_data_dir
 from zoo.datasets.ptb import mini_ptb_split
 from zoo.experiments.evaluate import checkpoint_kind
@@ -52,7 +52,7 @@ def train_mirror_run(config, output_dir, data="synthetic", data_dir=None, corpus
         if data != "synthetic":
             raise ValueError("Argument `corpus_tokens` only applies to data='synthetic'. "
                              f"Received: data={data!r}")
-        text = mirror_data.offline_text(num_words=corpus_tokens, seed=seed)
+        text = mirror_text.offline_text(num_words=corpus_tokens, seed=seed)
     return train_mirror(output_dir, text=text, valid_text=valid_text, test_text=test_text,
                         config=config, seed=seed, verbose=verbose, overwrite=overwrite,
                         data=data)
@@ -86,8 +86,8 @@ def evaluate_mirror_checkpoint(path, split="test", data="synthetic", data_dir=No
     model = load_mirror_checkpoint(path)
     text = mirror_texts(data, data_dir)[("train", "valid", "test").index(split)]
     if text is None:
-        text = mirror_data.offline_text(num_words=20000, seed=seed + 1)
+        text = mirror_text.offline_text(num_words=20000, seed=seed + 1)
     elif os.path.isfile(text):
-        text = mirror_data.read_text(text)
-    sentences = [s for s in mirror_data.split_sentences(text, 10) if len(s) <= model.max_length]
+        text = mirror_text.read_text(text)
+    sentences = [s for s in mirror_text.split_sentences(text, 10) if len(s) <= model.max_length]
     return evaluate_mirror(model, sentences)

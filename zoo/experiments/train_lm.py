@@ -16,7 +16,6 @@ import time
 import keras
 
 from zoo.datasets.corpus import fit_datasets
-from zoo.datasets.corpus import fit_kwargs as recipe_fit_kwargs
 from zoo.datasets.corpus import load_corpus
 from zoo.experiments.evaluate import evaluate_stream
 from zoo.experiments.run_folder import BACKUP_DIR
@@ -36,6 +35,7 @@ from zoo.training import atomic_save
 from zoo.training import distribute as dist
 from zoo.training.recipe import StopOnNaN
 from zoo.training.recipe import notebook_valid_results
+from zoo.training.recipe import fit_kwargs as recipe_fit_kwargs
 from zoo.training.recipe import recipe_callbacks
 from zoo.training.reporting import machine_info
 from zoo.training.reporting import plot_learning_curve

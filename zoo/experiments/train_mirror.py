@@ -1,7 +1,7 @@
 """One training run of the word-mirror model (`mirror-seq2seq`) in a run folder.
 
 `train_mirror(output_dir, text, valid_text, test_text, config)` makes the sentences
-(`zoo.datasets.mirror.mirror_splits`), builds the model (`zoo.models.mirror`), fits it and
+(`zoo.datasets.mirror_text.mirror_splits`), builds the model (`zoo.models.mirror`), fits it and
 evaluates the best checkpoint on the held-out sentences. Its run folder has the language
 models' guarantees and file names (`zoo.experiments.train_lm`, `run_folder`): it is locked
 while the run trains; the run's settings are recorded (zoo_meta.json, backup/) and a folder
@@ -22,6 +22,7 @@ import keras
 
 from zoo import checks
 from zoo.datasets import mirror as mirror_data
+from zoo.datasets import mirror_text
 from zoo.experiments.mirror_eval import evaluate_mirror
 from zoo.experiments.run_folder import BACKUP_DIR
 from zoo.experiments.run_folder import RESULTS_FILE
@@ -39,31 +40,12 @@ from zoo.training import AtomicModelCheckpoint
 from zoo.training import BackupError
 from zoo.training import atomic_save
 from zoo.training.backup import read_backup
+from zoo.training.callbacks import TimeLimit
 from zoo.training.reporting import write_meta
 from zoo.training.reporting import write_results
 
 # What earlier versions wrote (last.keras, log.csv, metrics.csv): `overwrite` deletes them too.
 OLD_RUN_FILES = ("last.keras", "log.csv", "metrics.csv")
-
-
-class TimeLimit(keras.callbacks.Callback):
-    """Stops training cleanly (after the current batch) once `seconds` have passed.
-
-    The epoch still ends normally, so validation, the best checkpoint and the
-    CSV log are written. Args: seconds: float, the wall-time budget of `fit`.
-    """
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-        self._start = None
-
-    def on_train_begin(self, logs=None):
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if time.perf_counter() - self._start > self.seconds:
-            self.model.stop_training = True
 
 
 class _ResumedReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
@@ -123,7 +105,7 @@ def train_mirror(output_dir, text=None, valid_text=None, test_text=None, config=
     Args:
         output_dir: str, the run folder (created, locked while training).
         text: training text: a file path, the text itself, a list of sentences,
-            or None for the offline corpus (`zoo.datasets.mirror.offline_text`).
+            or None for the offline corpus (`zoo.datasets.mirror_text.offline_text`).
         valid_text: validation text (same forms); None holds out 10% of `text`.
         test_text: held-out text for the final `evaluate_mirror`; None uses the
             validation sentences. Sentences that also occur in the training set
@@ -159,9 +141,9 @@ def train_mirror(output_dir, text=None, valid_text=None, test_text=None, config=
     if max_minutes is not None:
         checks.positive_number("max_minutes", max_minutes)
     keras.utils.set_random_seed(seed)
-    splits = mirror_data.mirror_splits(text, valid_text, test_text, max_words=config.max_words,
-                                       max_length=config.max_length, augment=config.augment,
-                                       random_words=config.random_words, seed=seed)
+    splits = mirror_text.mirror_splits(text, valid_text, test_text, max_words=config.max_words,
+                                      max_length=config.max_length, augment=config.augment,
+                                      random_words=config.random_words, seed=seed)
     settings = mirror_settings(config, splits, seed, data)
     os.makedirs(output_dir, exist_ok=True)
     with RunFolderLock(output_dir):

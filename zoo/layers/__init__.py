@@ -8,6 +8,7 @@ Needs only Keras 3 (any backend); importing it does not import TensorFlow.
   the backend's cuDNN LSTM on a GPU), a drop-in for `keras.layers.LSTM`.
 - `BigramEmbedding`: embeddings of pairs of consecutive symbols.
 - `gate_to_fused_weights`, `fused_to_gate_weights`: weight conversion.
+- `lstm_layer(kind, units, ...)`: the LSTM layer of a cell kind (`zoo.checks.CELLS`).
 
 AWD-LSTM regularisation (Merity et al. 2017), next to Keras's own
 `keras.layers.SpatialDropout1D` for locked (variational) dropout:
@@ -20,6 +21,7 @@ AWD-LSTM regularisation (Merity et al. 2017), next to Keras's own
 from zoo.layers.activation_regularization import ActivationRegularization
 from zoo.layers.bigram_embedding import BigramEmbedding
 from zoo.layers.embedding_dropout import EmbeddingDropout
+from zoo.layers.factory import lstm_layer
 from zoo.layers.fused_lstm import FusedLSTM
 from zoo.layers.fused_lstm_cell import FusedLSTMCell
 from zoo.layers.gate_lstm_cell import GateLSTMCell
@@ -37,4 +39,5 @@ __all__ = [
     "TiedEmbedding",
     "fused_to_gate_weights",
     "gate_to_fused_weights",
+    "lstm_layer",
 ]

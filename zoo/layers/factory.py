@@ -6,9 +6,6 @@ from zoo import checks
 from zoo.layers.fused_lstm import FusedLSTM
 from zoo.layers.gate_lstm_cell import GateLSTMCell
 
-#: The cell names `lstm_layer` knows, in the order the docs list them.
-CELLS = ("fused", "gate", "keras")
-
 _RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
              "zero_output_for_mask", "name")
 
@@ -23,7 +20,7 @@ def lstm_layer(kind, units, **kwargs):
     recurrent kernel) goes to the zoo's cells; `keras.layers.LSTM` has none.
 
     Args:
-        kind: str, one of `CELLS`.
+        kind: str, one of `zoo.checks.CELLS`.
         units: int, the hidden size.
         **kwargs: `keras.layers.LSTM`'s other arguments, and `weight_dropout`
             (not for `"keras"`, where only `0` is accepted).
@@ -32,10 +29,10 @@ def lstm_layer(kind, units, **kwargs):
         A Keras RNN layer.
 
     Raises:
-        ValueError: `kind` is not one of `CELLS`, or `kind="keras"` with a
+        ValueError: `kind` is not one of `zoo.checks.CELLS`, or `kind="keras"` with a
             `weight_dropout` above 0.
     """
-    checks.one_of("cell", kind, CELLS)
+    checks.one_of("cell", kind, checks.CELLS)
     if kind == "keras" and "weight_dropout" in kwargs:
         checks.weight_dropout_for(kind, kwargs.pop("weight_dropout"))
     if kind == "fused":

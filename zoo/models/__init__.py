@@ -4,19 +4,20 @@
 first use, so the command line's help and argument errors answer without starting TensorFlow.
 """
 
+import importlib
+
 from zoo.models.configs import (DEFAULT_MODEL, LMConfig, MirrorConfig, config_from_dict,
                                 get_config, list_configs, register_config)
 from zoo.models.awd_config import AWDConfig  # registers the awd-* presets
 
-_LAZY = {"build_lm", "compile_lm", "copy_to_batch", "get_lstm_weights", "lstm_layer",
-         "make_lstm", "set_lstm_weights"}
+#: The names that need Keras, and the module (of this package) that defines each.
+_LAZY = {"build_lm": "lm", "compile_lm": "lm", "copy_to_batch": "lm", "make_lstm": "lm",
+         "get_lstm_weights": "lstm_weights", "set_lstm_weights": "lstm_weights"}
 
 
 def __getattr__(name):
     if name in _LAZY:
-        from zoo.models import lm
-
-        return getattr(lm, name)
+        return getattr(importlib.import_module(f"zoo.models.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'zoo.models' has no attribute {name!r}")
 
 

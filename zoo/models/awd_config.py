@@ -89,6 +89,11 @@ class AWDConfig(LMConfig):
                              "epoch is one pass over the data). Received: "
                              f"steps_per_epoch={self.steps_per_epoch}")
 
+    @property
+    def fit_epochs(self):
+        """`fit`'s `epochs`: `max_max_epoch` and the fine-tuning stage's `finetune_epochs`."""
+        return super().fit_epochs + self.finetune_epochs
+
     def to_dict(self):
         """The fields and `"kind": "awd"`, which tells `config_from_dict` the class."""
         return {**super().to_dict(), "kind": self.KIND}

@@ -15,7 +15,6 @@ from zoo import checks
 from zoo.models._config_base import _Config
 from zoo.models.presets import PRESETS
 
-CELLS = ("fused", "gate", "keras")
 FAMILIES = ("word", "char", "bigram")
 SCHEDULES = ("ptb", "notebook", "step", "constant")
 
@@ -133,7 +132,7 @@ class LMConfig(_Config):
                     ("init_scale", "learning_rate", "max_grad_norm", "lr_decay"))
         self._check(checks.positive_number, ("embedding_init_scale",), optional=True)
         self._check(checks.number_in, ("keep_prob",), low=0, high=1, include_low=False)
-        for name, choices in (("family", FAMILIES), ("cell", CELLS), ("schedule", SCHEDULES),
+        for name, choices in (("family", FAMILIES), ("cell", checks.CELLS), ("schedule", SCHEDULES),
                               ("softmax_bias_init", ("zeros", "uniform")),
                               ("weight_init", ("uniform", "notebook")),
                               ("loss_scale", ("num_steps", "mean"))):
@@ -171,6 +170,11 @@ class LMConfig(_Config):
         if not self.steps_per_epoch:
             return None
         return self.steps_per_epoch * self.max_max_epoch + self.extra_steps
+
+    @property
+    def fit_epochs(self):
+        """`fit`'s `epochs`: `max_max_epoch`, plus one short last epoch with `extra_steps`."""
+        return self.max_max_epoch + (1 if self.extra_steps else 0)
 
     @property
     def dropout(self):
@@ -246,7 +250,7 @@ class MirrorConfig(_Config):
         self._check(checks.non_negative_int, ("augment", "random_words"))
         self._check(checks.positive_number, ("learning_rate", "clipnorm"))
         self._check(checks.rate, ("dropout",), allow_one=False)
-        checks.one_of("cell", self.cell, CELLS)
+        checks.one_of("cell", self.cell, checks.CELLS)
 
     def to_dict(self):
         """The fields and `"kind": "seq2seq"`, which tells `config_from_dict` the class."""

@@ -26,7 +26,6 @@ from zoo.layers.factory import lstm_layer
 from zoo.models.awd import build_awd_lm
 from zoo.models.awd_config import AWDConfig
 from zoo.models.configs import LMConfig
-from zoo.models.lstm_weights import get_lstm_weights  # noqa: F401  (zoo.models' name)
 from zoo.models.lstm_weights import set_lstm_weights
 
 

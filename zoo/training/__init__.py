@@ -6,16 +6,17 @@ Keras only (any backend); importing this package does not import TensorFlow.
 
 from zoo.training.averaging import NTASGD
 from zoo.training.averaging import AveragedSGD
+from zoo.training.atomic import AtomicModelCheckpoint
+from zoo.training.atomic import atomic_save
 from zoo.training.backup import AtomicBackupAndRestore
-from zoo.training.backup import AtomicModelCheckpoint
 from zoo.training.backup import BackupError
-from zoo.training.backup import atomic_save
 from zoo.training.cache_pointer import cache_pointer_log_probs
 from zoo.training.cache_pointer import cache_pointer_perplexity
 from zoo.training.cache_pointer import tune_cache_pointer
 from zoo.training.callbacks import ResetStatesCallback
 from zoo.training.callbacks import StatefulRNNCallback
 from zoo.training.callbacks import StepDecay
+from zoo.training.callbacks import TimeLimit
 from zoo.training.callbacks import WordsPerSecond
 from zoo.training.dynamic_eval import DynamicEvaluation
 from zoo.training.dynamic_eval import dynamic_eval_perplexity
@@ -26,6 +27,8 @@ from zoo.training.metrics import Perplexity
 from zoo.training.notebook import NotebookValidation
 from zoo.training.notebook import StepSummary
 from zoo.training.notebook import StopAtStep
+from zoo.training.recipe import fit_kwargs
+from zoo.training.recipe import recipe_callbacks
 from zoo.training.reporting import plot_learning_curve
 from zoo.training.reporting import machine_info
 from zoo.training.reporting import write_results
@@ -56,6 +59,7 @@ __all__ = [
     "StepDecay",
     "StepSummary",
     "StopAtStep",
+    "TimeLimit",
     "VariableBPTT",
     "WordsPerSecond",
     "atomic_save",
@@ -63,6 +67,7 @@ __all__ = [
     "cache_pointer_perplexity",
     "dynamic_eval_perplexity",
     "find_stateful_rnn_layers",
+    "fit_kwargs",
     "get_rnn_states",
     "gradient_statistics",
     "machine_info",
@@ -70,6 +75,7 @@ __all__ = [
     "notebook_perplexity",
     "plot_learning_curve",
     "ptb_lr_schedule",
+    "recipe_callbacks",
     "reset_rnn_states",
     "set_rnn_states",
     "step_decay",

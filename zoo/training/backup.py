@@ -1,7 +1,7 @@
 """Checkpoints and run backups that a kill at any instant cannot leave half written.
 
-- `atomic_save(model, path)`, `AtomicModelCheckpoint`: defined in `zoo.training.atomic`,
-  importable from here too.
+- `atomic_save(model, path)`, `AtomicModelCheckpoint` (in `zoo.training.atomic`): the
+  atomic writes this module builds on.
 - `AtomicBackupAndRestore`: `keras.callbacks.BackupAndRestore` whose backup (weights,
   optimizer, RNN states, epoch, settings) is one atomically replaced unit, kept after `fit`.
 - `read_backup`, `describe_changes`, `BackupError`: reading a backup and saying why it
@@ -17,7 +17,6 @@ import numpy as np
 
 from zoo import _keras_private
 from zoo import checks
-from zoo.training.atomic import AtomicModelCheckpoint  # noqa: F401  (re-exported)
 from zoo.training.atomic import _replacing
 from zoo.training.atomic import atomic_save
 from zoo.training.states import _sync_backend_state, get_rnn_states, set_rnn_states

@@ -4,9 +4,10 @@
   validation runs from zero states and leaves the training states untouched.
 - `StepDecay`: per-step learning-rate decay (the text8 recipe), resumable.
 - `WordsPerSecond`: training throughput in the progress bar and the history.
+- `TimeLimit`: stops `fit` cleanly once a wall-time budget is spent.
 
-The checkpoint and backup callbacks (`AtomicBackupAndRestore`, `AtomicModelCheckpoint`,
-`atomic_save`, ...) live in `zoo.training.backup`; they are importable from here too.
+The checkpoint and backup callbacks live in `zoo.training.backup` (`AtomicBackupAndRestore`)
+and `zoo.training.atomic` (`AtomicModelCheckpoint`, `atomic_save`).
 """
 
 import time
@@ -14,14 +15,6 @@ import time
 import keras
 
 from zoo import checks
-from zoo.training.backup import (  # noqa: F401  (re-exported: their old home)
-    AtomicBackupAndRestore,
-    AtomicModelCheckpoint,
-    BackupError,
-    atomic_save,
-    describe_changes,
-    read_backup,
-)
 from zoo.training.schedules import step_decay
 from zoo.training.states import (
     _sync_backend_state,
@@ -243,3 +236,26 @@ class WordsPerSecond(keras.callbacks.Callback):
 
     def get_config(self):
         return {"tokens_per_batch": self.tokens_per_batch, "warmup_batches": self.warmup_batches}
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training cleanly (after the current batch) once `seconds` have passed.
+
+    The epoch still ends normally, so validation, the best checkpoint and the
+    CSV log are written.
+
+    Args:
+        seconds: float, the wall-time budget of `fit`, counted from `on_train_begin`.
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self._start > self.seconds:
+            self.model.stop_training = True

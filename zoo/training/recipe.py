@@ -1,4 +1,4 @@
-"""The callbacks of a recipe: what `train.py` and `train.py tune` both give `fit`."""
+"""A recipe's callbacks and `fit` arguments: what `train.py` and `train.py tune` give `fit`."""
 
 import math
 
@@ -16,6 +16,25 @@ from zoo.training.sampling import notebook_perplexity
 from zoo.training.schedules import notebook_lr_schedule
 from zoo.training.schedules import ptb_lr_schedule
 from zoo.training.variable_bptt import VariableBPTT
+
+
+def fit_kwargs(config):
+    """`fit`'s `epochs`, `shuffle` (never: the batches are stateful) and `steps_per_epoch`.
+
+    `epochs` is `config.fit_epochs`: `max_max_epoch`, one short last epoch more where
+    `config.extra_steps` is set (`recipe_callbacks` stops it in time), and AWD-LSTM's
+    fine-tuning epochs.
+
+    Args:
+        config: LMConfig, the recipe.
+
+    Returns:
+        dict of `fit` keyword arguments.
+    """
+    kwargs = {"epochs": config.fit_epochs, "shuffle": False}
+    if config.steps_per_epoch:
+        kwargs["steps_per_epoch"] = config.steps_per_epoch
+    return kwargs
 
 
 def recipe_callbacks(config, on_nan=None, valid_ids=None, vocab=None, train_data=None):

@@ -21,10 +21,10 @@ import math
 import keras_tuner as kt
 
 from zoo import checks
-from zoo.datasets.corpus import fit_kwargs
 from zoo.models.configs import LMConfig
 from zoo.models.lm import build_lm
 from zoo.models.lm import compile_lm
+from zoo.training.recipe import fit_kwargs
 from zoo.training.recipe import recipe_callbacks
 
 OBJECTIVE = kt.Objective("val_perplexity", direction="min")

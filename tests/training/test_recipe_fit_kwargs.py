@@ -1,0 +1,30 @@
+"""`zoo.training.fit_kwargs`: `fit`'s epochs of every preset, and `fit_datasets` agrees."""
+
+import numpy as np
+import pytest
+
+from zoo.datasets.corpus import Corpus
+from zoo.datasets.corpus import fit_datasets
+from zoo.models import get_config
+from zoo.models import list_configs
+from zoo.training import fit_kwargs
+
+
+@pytest.mark.parametrize("name", list_configs())
+def test_epochs_are_the_recipes_epochs_plus_a_short_one_and_finetuning(name):
+    config = get_config(name)
+    if not hasattr(config, "max_max_epoch"):
+        pytest.skip("not a language model recipe")
+    expected = {"epochs": config.max_max_epoch + (config.extra_steps > 0)
+                + getattr(config, "finetune_epochs", 0), "shuffle": False}
+    if config.steps_per_epoch:
+        expected["steps_per_epoch"] = config.steps_per_epoch
+    assert fit_kwargs(config) == expected
+
+
+@pytest.mark.parametrize("name", ["ptb-small", "awd-mini"])
+def test_fit_datasets_returns_the_same_fit_arguments(name):
+    config = get_config(name).replace(batch_size=2, num_steps=5, max_max_epoch=2)
+    ids = np.arange(200, dtype=np.int32) % 7
+    corpus = Corpus("word", ids, ids, ids, [str(i) for i in range(7)], "tiny")
+    assert fit_datasets(config, corpus)[2] == fit_kwargs(config)
