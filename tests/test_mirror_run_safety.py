@@ -10,7 +10,6 @@ The run folder holds the language models' file names. Runs are tiny (400 generat
 
 import csv
 import json
-import shutil
 
 import keras
 import numpy as np

@@ -16,6 +16,9 @@ from helpers import ROOT
 DOOR = ROOT / "zoo" / "_keras_private.py"
 PRIVATE_PACKAGES = ("keras.src", "keras_tuner.src")
 ATTRIBUTE_FUNCTIONS = ("getattr", "setattr", "hasattr", "delattr")
+#: Private attributes of objects that are not Keras's, which the rule lets through by name:
+#: argparse (the standard library) lists a parser's options only in `parser._actions`.
+NOT_KERAS = {"zoo/cli/__init__.py": [(91, "parser._actions")]}
 
 
 def _private_package(name):
@@ -127,6 +130,10 @@ def test_only_the_door_imports_private_keras():
 
 def test_only_the_door_touches_private_attributes():
     offenders = _offenders(private_attributes)
+    offenders = {path: [(line, text) for line, text in found
+                        if text not in {t for _, t in NOT_KERAS.get(path, [])}]
+                 for path, found in offenders.items()}
+    offenders = {path: found for path, found in offenders.items() if found}
     assert offenders == {}, f"reach these through zoo/_keras_private.py: {offenders}"
     assert private_attributes(DOOR.read_text())
 
