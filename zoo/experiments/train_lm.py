@@ -150,7 +150,8 @@ def _resume_together(strategy, task, output_dir, refusal, state, finished):
     epoch = state["epoch"] if state else finished["epochs"] if finished else 0
     previous = mw.previous_epoch(os.path.join(output_dir, BACKUP_DIR),
                                  os.path.join(output_dir, PREVIOUS_BACKUP_DIR), epoch)
-    records = mw.agree(strategy, (1, 0, mw.NONE) if refusal else (0, epoch, previous))
+    with mw.peer_lost_in_one_line(task):
+        records = mw.agree(strategy, (1, 0, mw.NONE) if refusal else (0, epoch, previous))
     if refusal is not None:
         raise refusal
     names = sorted(task.addresses, key=lambda t: (t[0] != "chief", t[1]))
@@ -239,16 +240,12 @@ class _Run:
                   f"{self.backup_dir}")
         start = time.time()
         try:
-            model.fit(train_ds, validation_data=valid_ds, callbacks=callbacks, verbose=verbose,
-                      **fit_kwargs)
+            with mw.peer_lost_in_one_line(self.task):
+                model.fit(train_ds, validation_data=valid_ds, callbacks=callbacks,
+                          verbose=verbose, **fit_kwargs)
         except BackupError as e:
             raise ValueError(f"{e}: delete {self.backup_dir} or pass --overwrite to start the "
                              "run afresh") from None
-        except Exception as e:  # noqa: BLE001  (a lost peer is one line; others raise)
-            lost = mw.peer_lost(e, self.task) if self.task is not None else None
-            if lost is None:
-                raise
-            raise lost from None
         elapsed = time.time() - start
         atomic_save(model, os.path.join(self.output_dir, "final.keras"))
         # The backup stays: it is the last commit a longer run continues from.

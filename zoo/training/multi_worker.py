@@ -19,6 +19,7 @@ worker killed between its epoch's history row and its commit is one epoch behind
 """
 
 import collections
+import contextlib
 import json
 import os
 import re
@@ -222,31 +223,48 @@ class PeerLost(ConnectionError):
     """A worker of a multi-worker run stopped while this one trained."""
 
 
-_UNHEALTHY = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
+_TASK = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
 
 
 def peer_lost(error, task):
     """The one-line `PeerLost` for TensorFlow's error when a peer dies, or None.
 
     Args:
-        error: the exception `fit` raised.
+        error: the exception a collective op (`fit`, `agree`) raised.
         task: this worker's `Task`.
 
     Returns:
         `PeerLost` naming the lost worker (and its address) and how to resume, or None
-        when `error` is not an `UnavailableError`.
+        when `error` is not TensorFlow's error for an unreachable or crashed peer.
     """
-    if type(error).__name__ != "UnavailableError":
-        return None
     text = str(error)
+    kind = type(error).__name__
+    if kind != "UnavailableError" and not (
+            kind.endswith("Error") and "Collective ops is aborted" in text):
+        return None
     after = text.split("unhealthy", 1)[1] if "unhealthy" in text else text
-    lost = [(kind, int(i)) for kind, i in _UNHEALTHY.findall(after)
-            if (kind, int(i)) != (task.type, task.index)]
+    lost = [(job, int(i)) for job, i in _TASK.findall(after)
+            if (job, int(i)) != (task.type, task.index)]
     if lost:
-        kind, index = lost[0]
-        address = task.addresses.get((kind, index))
-        who = worker_name(kind, index) + (f" ({address})" if address else "")
+        job, index = lost[0]
+        address = task.addresses.get((job, index))
+        who = worker_name(job, index) + (f" ({address})" if address else "")
     else:
         who = "a peer worker"
     return PeerLost(f"lost {who} of the multi-worker run: start every worker again with the "
                     "same arguments to resume from the last epoch all of them finished")
+
+
+@contextlib.contextmanager
+def peer_lost_in_one_line(task):
+    """Raises `peer_lost(error, task)` in place of a lost peer's error inside the block.
+
+    Other errors, and every error when `task` is None, pass unchanged.
+    """
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001  (only a lost peer is translated)
+        lost = peer_lost(e, task) if task is not None else None
+        if lost is None:
+            raise
+        raise lost from None
