@@ -6,6 +6,11 @@ or continued from its backup's last commit when more epochs are asked for; a fol
 run of other settings is refused unless `overwrite`. The run writes best.keras, final.keras,
 history.csv, results.json (with `epochs`, the epochs trained), learning_curve.png and
 zoo_meta.json, and keeps backup/ (the state after the last epoch).
+
+The workers of a multi-worker run each lock and check their own folder, then agree on the
+epoch to resume from before training (`zoo.training.multi_worker`): a worker killed between
+its history row and its backup commit resumes together with its peers, and a worker that
+loses a peer stops with one line naming it.
 """
 
 import contextlib

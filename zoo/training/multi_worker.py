@@ -10,12 +10,17 @@ worker killed between its epoch's history row and its commit is one epoch behind
   must be created before TensorFlow runs any op, and a worker refused there must still
   tell its peers, see below).
 - `agree(strategy, record)`: one all-gather, before training, of every worker's
-  `(refused, epoch, previous)`; `common_epoch(records)` turns them into the epoch every
-  worker resumes from, or the same one-line error on every worker. A worker ahead by one
-  epoch goes back to its previous commit, which `PreviousCommit` keeps, so the workers
-  always resume together after a kill.
-- `peer_lost(error)`: the `PeerLost` error (one line, naming the lost worker and saying how
-  to resume) for TensorFlow's `UnavailableError` when a peer dies during `fit`.
+  `(refused, epoch, previous)`; `common_epoch(records, names)` turns them into the epoch
+  every worker resumes from, or one error on every worker (a refused worker raises its
+  own, its peers say which worker refused). A worker ahead by one epoch goes back to its
+  previous commit, which `PreviousCommit` keeps, so the workers resume together after a
+  kill at any instant (a kill can leave them at most one commit apart: no epoch ends
+  without every worker).
+- `peer_lost(error, task)`, `peer_lost_in_one_line(task)`: the `PeerLost` error (one line,
+  naming the lost worker and saying how to resume) in place of TensorFlow's
+  `UnavailableError` traceback when a peer dies during `agree` or `fit`.
+
+`zoo.experiments.train_lm` puts these together for `train.py --distribute multi-worker`.
 """
 
 import collections
