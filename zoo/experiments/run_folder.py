@@ -7,14 +7,17 @@ import shutil
 
 from zoo.training.atomic import FolderInUse
 from zoo.training.atomic import FolderLock
+from zoo.training.backup import BACKUP_STATE_FILE
 from zoo.training.backup import BackupError
 from zoo.training.backup import describe_changes
 from zoo.training.backup import read_backup
 from zoo.training.backup import same_settings
+from zoo.training.multi_worker import copy_commit
 from zoo.training.reporting import META_FILE
 
 LOCK_FILE = ".lock"
 BACKUP_DIR = "backup"
+PREVIOUS_BACKUP_DIR = "backup-previous"  # a multi-worker worker's commit before the last
 RUN_FILES = ("best.keras", "final.keras", "history.csv", "results.json", "learning_curve.png",
              META_FILE)
 
@@ -150,13 +153,43 @@ def read_finished_run(output_dir):
     return results
 
 
-def clear_run_folder(output_dir, names=RUN_FILES, folders=(BACKUP_DIR, "tensorboard")):
+def clear_run_folder(output_dir, names=RUN_FILES,
+                     folders=(BACKUP_DIR, PREVIOUS_BACKUP_DIR, "tensorboard")):
     """`overwrite=True`: deletes the old run's files (the lock file stays)."""
     for name in folders:
         shutil.rmtree(os.path.join(output_dir, name), ignore_errors=True)
     for name in names:
         if os.path.isfile(os.path.join(output_dir, name)):
             os.remove(os.path.join(output_dir, name))
+
+
+def go_back_to(output_dir, epoch):
+    """Makes the folder's run resume from `epoch`, one before its backup's (multi-worker).
+
+    The backup becomes the previous commit that `PreviousCommit` kept (none for epoch 0:
+    the run starts afresh); a finished run's results.json goes, as the run continues.
+    Nothing is lost: the epoch after `epoch` is trained again, to the same weights.
+
+    Args:
+        output_dir: str, the run folder.
+        epoch: int, the epoch to resume from (`multi_worker.common_epoch`).
+
+    Returns:
+        The backup record to resume from (`read_backup`), or None for epoch 0.
+    """
+    backup_dir = os.path.join(output_dir, BACKUP_DIR)
+    if epoch:
+        state = copy_commit(os.path.join(output_dir, PREVIOUS_BACKUP_DIR), backup_dir)
+    else:  # back before the first commit: the run starts afresh (the record goes first)
+        state = None
+        if os.path.isfile(os.path.join(backup_dir, BACKUP_STATE_FILE)):
+            os.remove(os.path.join(backup_dir, BACKUP_STATE_FILE))
+        shutil.rmtree(backup_dir, ignore_errors=True)
+    if os.path.isfile(os.path.join(output_dir, RESULTS_FILE)):
+        os.remove(os.path.join(output_dir, RESULTS_FILE))
+    if (state["epoch"] if state else 0) != epoch:
+        raise ValueError(f"{backup_dir} could not go back to epoch {epoch}")
+    return state
 
 
 def truncate_history(path, epochs):

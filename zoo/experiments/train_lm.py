@@ -6,6 +6,11 @@ or continued from its backup's last commit when more epochs are asked for; a fol
 run of other settings is refused unless `overwrite`. The run writes best.keras, final.keras,
 history.csv, results.json (with `epochs`, the epochs trained), learning_curve.png and
 zoo_meta.json, and keeps backup/ (the state after the last epoch).
+
+The workers of a multi-worker run each lock and check their own folder, then agree on the
+epoch to resume from before training (`zoo.training.multi_worker`): a worker killed between
+its history row and its backup commit resumes together with its peers, and a worker that
+loses a peer stops with one line naming it.
 """
 
 import contextlib
@@ -20,9 +25,11 @@ from zoo.datasets.corpus import load_corpus
 from zoo.experiments.evaluate import evaluate_stream
 from zoo.experiments.run_folder import BACKUP_DIR
 from zoo.experiments.run_folder import EPOCHS_KEY
+from zoo.experiments.run_folder import PREVIOUS_BACKUP_DIR
 from zoo.experiments.run_folder import RESULTS_FILE
 from zoo.experiments.run_folder import RunFolderLock
 from zoo.experiments.run_folder import clear_run_folder
+from zoo.experiments.run_folder import go_back_to
 from zoo.experiments.run_folder import history_from_csv
 from zoo.experiments.run_folder import prepare_run_folder
 from zoo.experiments.run_folder import truncate_history
@@ -33,6 +40,7 @@ from zoo.training import AtomicModelCheckpoint
 from zoo.training import BackupError
 from zoo.training import atomic_save
 from zoo.training import distribute as dist
+from zoo.training import multi_worker as mw
 from zoo.training.recipe import StopOnNaN
 from zoo.training.recipe import notebook_valid_results
 from zoo.training.recipe import fit_kwargs as recipe_fit_kwargs
@@ -79,16 +87,32 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
             holding another run (or a finished run of more epochs), a damaged backup; `TrainingDiverged` (a ValueError) when
             the loss stops being finite.
     """
-    strategy = dist.make_strategy(distribute) if distribute else None  # before TF starts
-    if strategy is not None:
-        output_dir = dist.worker_output_dir(strategy, output_dir)
+    # A strategy is created before TensorFlow runs any op; a multi-worker one only after the
+    # folder's lock and checks (they do not need TensorFlow), so a refused worker tells its
+    # peers (`_resume_together`) instead of leaving them waiting.
+    strategy = dist.make_strategy(distribute) if distribute not in (None, MULTI) else None
+    task = mw.cluster_task() if distribute == MULTI else None
+    if task is not None and not task.chief:  # as dist.worker_output_dir
+        output_dir = os.path.join(output_dir, f"{task.type}-{task.index}")
     os.makedirs(output_dir, exist_ok=True)
     settings = run_settings(config, data, seed, corpus_tokens, corpus_vocab)
-    if distribute == "multi-worker":  # a worker's backup holds only its own rows
-        settings["distribute"] = {"strategy": distribute, "workers": dist.num_workers(strategy)}
-    with RunFolderLock(output_dir):
-        state, finished = prepare_run_folder(output_dir, settings, overwrite,
-                                             recipe_fit_kwargs(config)["epochs"])
+    if distribute == MULTI:  # a worker's backup holds only its own rows
+        settings["distribute"] = {"strategy": distribute,
+                                  "workers": task.workers if task else 1}
+    with contextlib.ExitStack() as stack:
+        refusal = state = finished = None
+        try:
+            stack.enter_context(RunFolderLock(output_dir))
+            state, finished = prepare_run_folder(output_dir, settings, overwrite,
+                                                 recipe_fit_kwargs(config)["epochs"])
+        except ValueError as e:
+            refusal = e
+        if distribute == MULTI:
+            strategy = dist.make_strategy(distribute)
+            state, finished = _resume_together(strategy, task, output_dir, refusal, state,
+                                               finished)
+        elif refusal is not None:
+            raise refusal
         if finished is not None and state is None:  # a finished run stays finished
             print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its "
                   "results follow (pass `overwrite=True` to retrain it, or more epochs to "
@@ -98,6 +122,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
                              seed=seed)
         run = _Run(config, corpus, output_dir, settings, state, seed)
         run.chief = strategy is None or dist.is_chief(strategy)
+        run.task = task
         model, train_ds, valid_ds, fit_kwargs, callbacks = run.prepare(strategy, jit)
         if overwrite:  # only now: a bad setting or a failed download keeps the old run
             clear_run_folder(output_dir)
@@ -110,6 +135,40 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
     return {**results, "output_dir": output_dir}
 
 
+MULTI = "multi-worker"
+
+
+def _resume_together(strategy, task, output_dir, refusal, state, finished):
+    """The workers of a multi-worker run agree, before training, on the epoch to resume.
+
+    Every worker sends whether it refused the run and the epoch it holds; all then resume
+    from the smallest (a worker one epoch ahead goes back to its previous commit), or all
+    stop with an error (`multi_worker.common_epoch`).
+
+    Returns:
+        `(state, finished)` as `prepare_run_folder`'s, after going back if needed.
+    """
+    if task is None or task.workers < 2:
+        if refusal is not None:
+            raise refusal
+        return state, finished
+    epoch = state["epoch"] if state else finished["epochs"] if finished else 0
+    previous = mw.previous_epoch(os.path.join(output_dir, BACKUP_DIR),
+                                 os.path.join(output_dir, PREVIOUS_BACKUP_DIR), epoch)
+    with mw.peer_lost_in_one_line(task):
+        records = mw.agree(strategy, (1, 0, mw.NONE) if refusal else (0, epoch, previous))
+    if refusal is not None:
+        raise refusal
+    names = sorted(task.addresses, key=lambda t: (t[0] != "chief", t[1]))
+    names = [mw.worker_name(*t) for t in names if t[0] in ("chief", "worker")]
+    target = mw.common_epoch(records, names)
+    if target == epoch:
+        return state, finished
+    print(f"going back from epoch {epoch} to epoch {target}, the last epoch every worker "
+          "committed")
+    return go_back_to(output_dir, target), None
+
+
 class _Run:
     def __init__(self, config, corpus, output_dir, settings, state, seed):
         self.config, self.corpus, self.output_dir = config, corpus, output_dir
@@ -119,6 +178,7 @@ class _Run:
         self.history_path = os.path.join(output_dir, "history.csv")
         self.best_path = os.path.join(output_dir, "best.keras")
         self.chief = True  # False on a non-chief worker of a multi-worker run
+        self.task = None  # this worker's multi_worker.Task in a multi-worker run
 
     def prepare(self, strategy, jit):
         """The model, the datasets and the recipe's callbacks (no file is touched yet)."""
@@ -168,6 +228,9 @@ class _Run:
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(
                 os.path.join(self.output_dir, "tensorboard")))
+        if self.task is not None:  # so that a worker one epoch ahead can go back
+            callbacks.append(mw.PreviousCommit(
+                self.backup_dir, os.path.join(self.output_dir, PREVIOUS_BACKUP_DIR)))
         backup = AtomicBackupAndRestore(self.backup_dir, settings=self.settings,
                                         ignore=(EPOCHS_KEY,))
         callbacks.append(backup)
@@ -184,8 +247,9 @@ class _Run:
                   f"{self.backup_dir}")
         start = time.time()
         try:
-            model.fit(train_ds, validation_data=valid_ds, callbacks=callbacks, verbose=verbose,
-                      **fit_kwargs)
+            with mw.peer_lost_in_one_line(self.task):
+                model.fit(train_ds, validation_data=valid_ds, callbacks=callbacks,
+                          verbose=verbose, **fit_kwargs)
         except BackupError as e:
             raise ValueError(f"{e}: delete {self.backup_dir} or pass `overwrite=True` to "
                              "start the run afresh") from None

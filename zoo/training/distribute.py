@@ -326,7 +326,8 @@ def worker_output_dir(strategy, output_dir):
 
     Every worker of a multi-worker run holds the same weights and runs the same callbacks:
     the non-chief ones write their checkpoints, backups and logs apart, so no two processes
-    write the same file.
+    write the same file. (`zoo.training.multi_worker.cluster_task` tells the same from
+    `TF_CONFIG` before the strategy exists.)
     """
     if is_chief(strategy):
         return output_dir
