@@ -20,7 +20,7 @@ worker killed between its epoch's history row and its commit is one epoch behind
   naming the lost worker and saying how to resume) in place of TensorFlow's
   `UnavailableError` traceback when a peer dies during `agree` or `fit`.
 
-`zoo.experiments.train_lm` puts these together for `train.py --distribute multi-worker`.
+`zoo.experiments.train_lm` puts these together for `train_lm(..., distribute="multi-worker")`.
 """
 
 import collections
