@@ -1,6 +1,6 @@
 """AtomicBackupAndRestore and AtomicModelCheckpoint as library callbacks (a tiny Dense model).
 
-The end-to-end kills (train.py) are in tests/test_run_safety.py.
+The end-to-end kills (train.py) are in tests/experiments/test_run_safety.py.
 """
 
 import json

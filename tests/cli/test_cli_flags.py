@@ -8,12 +8,12 @@ import os
 import subprocess
 import sys
 
+from helpers import ROOT
 from helpers.cli import run_main
 from helpers.tuning import CORPUS_ARGS
 from zoo.cli import as_flags
 from zoo.cli.train import build_parser
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_backticked_arguments_become_the_parsers_flags():

@@ -15,10 +15,10 @@ import keras
 import numpy as np
 import pytest
 
-from test_run_safety import Killed
-from test_run_safety import kill_on_call
-from test_run_safety import snapshot
-from zoo.datasets import mirror as mirror_data
+from helpers.kills import Killed
+from helpers.kills import kill_on_call
+from helpers.kills import snapshot
+from zoo.datasets import mirror_text
 from zoo.experiments.train_mirror import _ResumedReduceLROnPlateau
 from zoo.experiments.train_mirror import train_mirror
 
@@ -29,7 +29,7 @@ LM_FILES = {"best.keras", "final.keras", "history.csv", "results.json", "zoo_met
 
 @pytest.fixture(scope="module")
 def text():
-    return mirror_data.offline_text(num_words=400, seed=1)
+    return mirror_text.offline_text(num_words=400, seed=1)
 
 
 def train(out, text, **fields):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from helpers.cli import run_main
+from helpers.kills import Killed
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
 from zoo.experiments import train_lm
@@ -23,10 +24,6 @@ TINY = get_config("awd-mini").replace(name="awd-tiny", hidden_size=8, embedding_
                   num_steps=6, batch_size=4, max_epoch=2, max_max_epoch=2, finetune_epochs=2)
 ARGS = ["--model", "awd-tiny", "--corpus-tokens", "3000", "--corpus-vocab", "30",
         "--verbose", "0"]
-
-
-class Killed(Exception):
-    """Stands for SIGKILL at the instant it is raised."""
 
 
 @pytest.fixture(autouse=True, scope="module")

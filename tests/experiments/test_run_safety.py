@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 
 from helpers.cli import run_main
+from helpers.kills import Killed
+from helpers.kills import kill_on_call
+from helpers.kills import snapshot
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from zoo import cli
 from zoo.cli import train as train_cli
@@ -32,10 +35,6 @@ TINY = ["--model", "ptb-test", "--hidden-size", "16", "--num-steps", "5", "--cor
 STREAM = ["--model", "text8-bigram", "--hidden-size", "8", "--batch-size", "4", "--num-steps",
           "5", "--corpus-tokens", "3000", "--steps-per-epoch", "6", "--epochs", "2",
           "--verbose", "0"]
-
-
-class Killed(Exception):
-    """Stands for SIGKILL at the instant it is raised."""
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -70,28 +69,6 @@ def straight(tmp_path_factory):
         assert run_main([*argv, "--output-dir", str(out)]) == 0
         runs[name] = out
     return runs
-
-
-def kill_on_call(monkeypatch, owner, name, call, before=None, after=False):
-    """Patches owner.name so its `call`-th call (1-based) is killed.
-
-    before(args, kwargs) runs first (e.g. writes half a file); after=True lets the call
-    finish and kills right after it.
-    """
-    original = getattr(owner, name)
-    count = {"n": 0}
-
-    def patched(*args, **kwargs):
-        count["n"] += 1
-        if count["n"] != call:
-            return original(*args, **kwargs)
-        if before:
-            before(args, kwargs)
-        if after:
-            original(*args, **kwargs)
-        raise Killed(f"{owner.__name__}.{name} call {call}")
-
-    monkeypatch.setattr(owner, name, patched)
 
 
 def _half_file(args, kwargs):
@@ -320,12 +297,6 @@ def test_default_run_folder_names_the_changed_flags():
         "runs/ptb-small-ptb-cell-gate-hidden-size32-num-layers1-learning-rate0.5-seed3"
     assert folder("--model", "ptb-test", "--tie-weights", "--corpus-tokens", "4000000") == \
         "runs/ptb-test-synthetic-tie-weights-corpus-tokens4000000"
-
-
-def snapshot(folder):
-    """{relative path: (bytes, mtime_ns)} of every file in `folder`."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _finished(straight, tmp_path):
