@@ -21,21 +21,21 @@ def test_space_normalized_to_ranges_choices_and_fixed():
 
 
 @pytest.mark.parametrize("space, message", [
-    ({}, "search space is empty"),
-    ({"hidden_size": []}, "hidden_size has no values"),
+    ({}, "Argument `space` must be a search space with at least one hyperparameter"),
+    ({"hidden_size": []}, "`space['hidden_size']` must be a non-empty list of values to try"),
     # keras-tuner's own checks of a range, in its words
     ({"hidden_size": {"min": 16, "max": 4}}, "min_value 16 is greater than the max_value 4"),
     ({"batch_size": [10, 20]}, "unknown hyperparameter 'batch_size'"),
     ({"keep_prob": [0.5, 1.5]}, "`keep_prob` must be a number in (0, 1]"),
-    ({"hidden_size": [8, 12.5]}, "hidden_size takes integers"),
+    ({"hidden_size": [8, 12.5]}, "`space['hidden_size']` must be integers"),
     ({"cell": ["fused", "lstm"]}, "`cell` must be one of"),
     ({"learning_rate": {"min": 0.0, "max": 1.0, "sampling": "log"}},
      "sampling='log' does not support"),
     ({"keep_prob": {"min": 0.5, "max": 1.0, "sampling": "cubic"}}, "sampling must be one of"),
-    ({"hidden_size": {"min": 4}}, "needs 'min' and 'max'"),
+    ({"hidden_size": {"min": 4}}, "`space['hidden_size']` must be a range with 'min' and 'max'"),
 ])
 def test_bad_space_one_clear_error(space, message):
-    with pytest.raises(ValueError, match="search space") as info:
+    with pytest.raises(ValueError, match="space") as info:
         normalize_space(space, WORD)
     assert message in str(info.value)
     assert "\n" not in str(info.value)

@@ -79,7 +79,7 @@ def check_sentence(sentence, max_length=None):
         )
     sentence = " ".join(sentence.split())
     if not sentence:
-        raise ValueError("`sentence` is empty: nothing to mirror.")
+        checks.invalid("sentence", "a sentence with at least one word", sentence)
     if max_length is not None and len(sentence) > max_length:
         raise ValueError(
             f"`sentence` has {len(sentence)} characters but this model was trained on "
@@ -169,7 +169,7 @@ def make_dataset(
 
     batch_size = checks.positive_int("batch_size", batch_size)
     if not sentences:
-        raise ValueError("`sentences` is empty.")
+        checks.invalid("sentences", "a non-empty list of sentences", sentences)
     enc, dec_in, dec_out, lengths = encode_pairs(sentences, max_length)
     ds = tf.data.Dataset.from_tensor_slices((enc, dec_in, dec_out, lengths))
     if shuffle:

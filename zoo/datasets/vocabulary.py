@@ -42,13 +42,13 @@ class Vocabulary:
         self.id_to_word = [str(w) for w in id_to_word]
         self.word_to_id = {w: i for i, w in enumerate(self.id_to_word)}
         if len(self.word_to_id) != len(self.id_to_word):
-            raise ValueError("`id_to_word` has duplicate words.")
+            checks.invalid("id_to_word", "a list of distinct words", id_to_word,
+                           shown="a list with duplicate words")
         if unk not in self.word_to_id:
-            raise ValueError(f"`unk` token {unk!r} is not in the vocabulary.")
+            checks.invalid("unk", "a word of `id_to_word`", unk)
         if counts is not None and len(counts) != len(self.id_to_word):
-            raise ValueError(
-                f"`counts` has {len(counts)} entries for {len(self.id_to_word)} words."
-            )
+            checks.invalid("counts", f"{len(self.id_to_word)} counts, one per word", counts,
+                           shown=f"{len(counts)} counts")
         self.counts = None if counts is None else [int(c) for c in counts]
         self.unk = unk
         self.unk_id = self.word_to_id[unk]
@@ -66,7 +66,7 @@ class Vocabulary:
         """
         counter = collections.Counter(words)
         if not counter:
-            raise ValueError("`words` is empty: cannot build a vocabulary.")
+            checks.invalid("words", "a non-empty sequence of tokens", words, shown="no tokens")
         counter.setdefault(unk, 0)
         pairs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         return cls([w for w, _ in pairs], [c for _, c in pairs], unk=unk)
@@ -96,7 +96,8 @@ class Vocabulary:
             int32 array of ids, or `(ids, num_oov)` with `return_oov=True`.
         """
         if isinstance(words, str):
-            raise ValueError("`words` must be a list of tokens, not a str; split it first.")
+            checks.invalid("words", "a list of tokens (split a str first)", words,
+                           shown="a str")
         get, unk_id = self.word_to_id.get, self.unk_id
         words = list(words)
         ids = np.fromiter((get(w, -1) for w in words), dtype=np.int32, count=len(words))

@@ -75,21 +75,24 @@ def declare_entry(hp, name, spec):
     return hp.Fixed(name, spec)
 
 
+def _bad(name, what, value):
+    """Raises the one-line error for the entry `name` of the search space."""
+    checks.invalid(f"space['{name}']", what, value)
+
+
 def _check_space(space):
     if not isinstance(space, dict):
         checks.invalid("space", "a dict of config field -> values", space,
                      shown=type(space).__name__)
     if not space:
-        raise ValueError(
-            "the search space is empty: give at least one hyperparameter, e.g. "
-            '{"hidden_size": {"min": 64, "max": 512, "sampling": "log"}}'
-        )
+        checks.invalid("space", 'a search space with at least one hyperparameter, e.g. '
+                       '{"hidden_size": {"min": 64, "max": 512, "sampling": "log"}}', space)
     for name in space:
         if name not in TUNABLE_FIELDS:
-            raise ValueError(
-                f"search space: unknown hyperparameter {name!r}; tunable fields are "
-                f"{', '.join(TUNABLE_FIELDS)} (batch_size and num_steps stay fixed)"
-            )
+            fields = ", ".join(TUNABLE_FIELDS)
+            checks.invalid("space", f"a search space of tunable fields ({fields}; batch_size "
+                           "and num_steps stay fixed)", space,
+                           shown=f"a space with the unknown hyperparameter {name!r}")
 
 
 def _range(name, spec):
@@ -97,21 +100,17 @@ def _range(name, spec):
     kind = TUNABLE_FIELDS[name]
     unknown = set(spec) - {"min", "max", "sampling", "step"}
     if unknown or "min" not in spec or "max" not in spec:
-        raise ValueError(f"search space: {name} range needs 'min' and 'max' (optional "
-                         f"'sampling', 'step'); it has {sorted(spec)}")
+        _bad(name, "a range with 'min' and 'max' (optional 'sampling', 'step')", spec)
     if kind is str:
-        raise ValueError(f"search space: {name} takes a list of values, not a range")
+        _bad(name, "a list of values, not a range (the field is a string)", spec)
     low, high, step = spec["min"], spec["max"], spec.get("step")
     if not (_is_number(low) and _is_number(high)):
-        raise ValueError(f"search space: {name} range bounds must be finite numbers "
-                         f"({low!r} and {high!r} are not)")
+        _bad(name, "a range whose bounds are finite numbers", spec)
     if step is not None and not (_is_number(step) and step > 0):
-        raise ValueError(f"search space: {name} step must be a finite number > 0 "
-                         f"({step!r} is not)")
+        _bad(name, "a range whose 'step' is a finite number > 0", spec)
     if kind is int:
         if not all(float(v).is_integer() for v in (low, high)):
-            raise ValueError(f"search space: {name} takes integers ({low!r}..{high!r} are "
-                             "not)")
+            _bad(name, "a range of integers (the field takes integers)", spec)
         norm = {"min": int(low), "max": int(high)}
         step = None if step is None else int(step)
     else:
@@ -128,15 +127,15 @@ def _check_value(name, value, config):
     if kind is int and _is_number(value) and float(value).is_integer():
         value = int(value)
     if kind is int and not isinstance(value, int):
-        raise ValueError(f"search space: {name} takes integers ({value!r} is not one)")
+        _bad(name, "integers (the field takes integers)", value)
     if kind is float and not _is_number(value):
-        raise ValueError(f"search space: {name} takes finite numbers ({value!r} is not one)")
+        _bad(name, "finite numbers", value)
     if kind is str and not isinstance(value, str):
-        raise ValueError(f"search space: {name} takes strings ({value!r} is not one)")
+        _bad(name, "strings", value)
     try:
         config.replace(**{name: value})
     except ValueError as e:
-        raise ValueError(f"search space: {e}") from None
+        raise ValueError(f"{e} (in `space`)") from None
     return float(value) if kind is float else value
 
 
@@ -144,8 +143,7 @@ def _declare_checked(hp, name, norm):  # keras-tuner's messages, naming the fiel
     try:
         declare_entry(hp, name, norm)
     except (ValueError, TypeError) as e:
-        raise ValueError(f"search space: {name} is not a valid hyperparameter "
-                         f"({str(e).splitlines()[0]})") from None
+        _bad(name, f"a valid hyperparameter ({str(e).splitlines()[0]})", norm)
 
 
 def normalize_space(space, config):
@@ -178,7 +176,7 @@ def normalize_space(space, config):
                 _check_value(name, value, config)
         else:
             if isinstance(spec, (list, tuple)) and len(spec) == 0:
-                raise ValueError(f"search space: {name} has no values to try")
+                _bad(name, "a non-empty list of values to try", spec)
             choices = isinstance(spec, (list, tuple))
             values = [_check_value(name, value, config)
                       for value in (dict.fromkeys(spec) if choices else [spec])]
