@@ -15,6 +15,8 @@ import statistics
 import sys
 import time
 
+from _machine import machine_line
+
 SEEDS = (0, 1, 2)
 PTB_SMALL_EPOCHS = 4
 #: A modified Kneser-Ney 5-gram (KenLM agrees) on exactly the mini-PTB split (issue 18).
@@ -65,8 +67,6 @@ def table_rows(loaded):
     """The JSON rows (`benchmarks/results/mini-ptb-quality.json`) of the loaded runs: per
     row `name`, `seeds` (test perplexity per seed), `test_ppl_mean`, `test_ppl_sd`,
     `valid_ppl_mean`, `epochs` (per seed), `wall_s`, `machine` and the adaptations' `params`."""
-    from results_tables import machine_line
-
     groups = {}
     for run in loaded:
         groups.setdefault(run["label"], []).append(run)

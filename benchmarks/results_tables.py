@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))  # _quality, also when loaded by path (tests)
 
 import _quality  # noqa: E402 (the mini-PTB quality table)
+from _machine import machine_line  # noqa: E402
 from zoo.checks import CELLS  # noqa: E402 (one table row per cell)
 
 QUICK_ARGS = ["--data", "synthetic", "--corpus-tokens", "3000", "--epochs", "2",
@@ -164,20 +165,6 @@ def adapt(out, quick=False):
                              "adapt", str(out)], cwd=ROOT).returncode
     if status != 0:
         raise RuntimeError(f"the cache/dynamic evaluation of {out} exited with status {status}")
-
-
-def machine_line(machine):
-    """One line naming where a run was measured, from results.json's `machine`."""
-    if not machine:
-        return "machine not recorded"
-    where = f"{machine.get('cpu') or 'unknown CPU'} ({machine.get('cpu_cores')} cores)"
-    if machine.get("accelerators"):
-        where += ", " + ", ".join(machine["accelerators"])
-    versions = [f"{name} {machine[key]}" for name, key in (
-        ("Python", "python"), ("TensorFlow", "tensorflow"), ("Keras", "keras"),
-        ("JAX", "jax")) if machine.get(key)]
-    backend = f" ({machine['backend']} backend)" if machine.get("backend") else ""
-    return f"{where}; {', '.join(versions)}{backend}"
 
 
 def render(table, runs):
