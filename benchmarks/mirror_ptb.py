@@ -32,6 +32,9 @@ def main(argv=None):
     parser.add_argument("--cell", default="fused")
     parser.add_argument("--augment", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="retrain; without it a run in --output-dir is resumed, or a "
+                             "finished one reported")
     args = parser.parse_args(argv)
 
     from zoo.datasets import mirror_text  # noqa: PLC0415
@@ -58,6 +61,7 @@ def main(argv=None):
         augment=args.augment,
         max_minutes=args.max_minutes,
         verbose=2,
+        overwrite=args.overwrite,
     )
     model = mirror.load_mirror(result["checkpoint"])
     test = mirror_text.split_sentences("\n".join(test_lines), 10)
