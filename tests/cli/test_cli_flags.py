@@ -11,6 +11,7 @@ import sys
 from helpers import ROOT
 from helpers.cli import run_main
 from helpers.tuning import CORPUS_ARGS
+from zoo.cli import _quiet
 from zoo.cli import as_flags
 from zoo.cli.train import build_parser
 
@@ -69,3 +70,23 @@ def test_tensorflow_starts_without_its_cpp_log(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "ptb-small" in run.stdout and "op 2" in run.stdout  # the zoo's own lines stay
     assert "cuInit" not in run.stderr and "cpu_feature_guard" not in run.stderr, run.stderr
+    # nor the lines TensorFlow prints while its libraries load, before any log level applies
+    assert "I0000" not in run.stderr and "absl::InitializeLog" not in run.stderr, run.stderr
+
+
+def test_only_tensorflows_start_up_info_lines_are_dropped(capfd):
+    lines = ["WARNING: All log messages before absl::InitializeLog() is called are written "
+             "to STDERR", "I0000 00:00:1796302630.624909   14388 port.cc:153] oneDNN custom "
+             "operations are on.", "E0000 00:00:1796302630.7 a real error",
+             "W0000 00:00:1796302630.8 a warning", "Traceback (most recent call last):"]
+    with _quiet._start_up_lines_dropped():
+        os.write(2, "".join(line + "\n" for line in lines).encode())
+    assert capfd.readouterr().err.splitlines() == lines[2:]
+
+
+def test_the_quiet_import_hook_goes_once_tensorflow_is_imported():
+    import tensorflow  # noqa: F401  (imported in this process already, as by any test)
+
+    before = list(sys.meta_path)
+    _quiet.quiet_tensorflow_start()
+    assert sys.meta_path == before  # nothing to quiet: no hook is left behind

@@ -10,7 +10,7 @@ One module a command (argparse only); the work is done by `zoo.experiments` and
 `zoo.tuning`. Every bad value ends the program with one `error:` line on stderr and a
 non-zero exit (`main` turns exceptions into that line, in one place, writing the library's
 backticked argument names as the command's flags). TensorFlow's C++ start-up log is quiet
-unless `TF_CPP_MIN_LOG_LEVEL` is set. Nothing in the zoo imports this package.
+(`zoo.cli._quiet`) unless `TF_CPP_MIN_LOG_LEVEL` is set. Nothing in the zoo imports this package.
 """
 
 import errno
@@ -24,6 +24,7 @@ from zoo.cli import mirror
 from zoo.cli import train
 from zoo.cli import tune
 from zoo.cli._args import CLIError
+from zoo.cli._quiet import quiet_tensorflow_start
 
 COMMANDS = {"train": train, "evaluate": evaluate, "generate": generate, "tune": tune,
             "mirror": mirror}
@@ -130,7 +131,9 @@ def main(argv=None):
     """Entry point of `train.py` and the `lstm-zoo` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)  # before TF loads
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:  # the user's level is kept
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = TF_CPP_MIN_LOG_LEVEL  # before TF loads
+        quiet_tensorflow_start()
     try:
         status = COMMANDS[command].run(argv)
     except KeyboardInterrupt:
