@@ -267,7 +267,7 @@ def test_second_run_on_a_locked_folder_is_refused(tmp_path, capsys):
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert run_main([*TINY, "--output-dir", str(out)]) == 2
         line = one_error_line(capsys)
-        assert "in use by another train.py run" in line and str(out) in line
+        assert "in use by another run" in line and str(out) in line
         assert not (out / "zoo_meta.json").exists() and not (out / "history.csv").exists()
 
 
@@ -279,7 +279,7 @@ def test_mirror_run_on_a_locked_folder_is_refused(tmp_path, capsys):
         assert run_main(["--model", "mirror-seq2seq", "--corpus-tokens", "300", "--epochs", "1",
                          "--output-dir", str(out)]) == 2
         line = one_error_line(capsys)
-        assert "in use by another train.py run" in line and str(out) in line
+        assert "in use by another run" in line and str(out) in line
         assert sorted(p.name for p in out.iterdir()) == [".lock"]
 
 

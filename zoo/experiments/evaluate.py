@@ -51,7 +51,7 @@ def read_checkpoint(path, command="generate"):
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint not found: {path}")
     if not os.path.isfile(meta_path(path)):
-        raise ValueError(f"{META_FILE} not found beside {path}: it is written by train.py into "
+        raise ValueError(f"{META_FILE} not found beside {path}: it is written by `train_lm` into "
                          "the run directory with the checkpoints")
     meta, config = read_run_meta(meta_path(path))
     if meta["kind"] == "seq2seq":

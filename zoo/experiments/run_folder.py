@@ -31,7 +31,7 @@ class RunFolderLock(FolderLock):
 
     def __init__(self, output_dir):
         path = os.path.join(output_dir, LOCK_FILE)
-        super().__init__(path, f"`output_dir` {output_dir} is in use by another train.py run "
+        super().__init__(path, f"`output_dir` {output_dir} is in use by another run "
                                f"(it holds {path}): wait for it to finish or choose another "
                                "`output_dir`", error=RunFolderInUse)
 
