@@ -37,8 +37,8 @@ def one_error_line(capsys):
     (["--learning-rate", "nan"], "argument --learning-rate: must be a finite number > 0. Received: nan"),
     (["--learning-rate", "-inf"], "argument --learning-rate"),
     (["generate", "--checkpoint", "x", "--temperature", "inf"], "argument --temperature"),
-    (["tune", "--learning-rates", "0.01:inf"], "learning_rate range bounds must be finite"),
-    (["tune", "--space", '{"keep_prob": [0.5, NaN]}'], "keep_prob takes finite numbers"),
+    (["tune", "--learning-rates", "0.01:inf"], "`space['learning_rate']` must be a range whose bounds are finite numbers"),
+    (["tune", "--space", '{"keep_prob": [0.5, NaN]}'], "`space['keep_prob']` must be a finite number"),
 ])
 def test_bad_numbers_name_the_option(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -63,7 +63,7 @@ def test_check_sentence_refuses_bad_characters_with_one_clear_error():
         data.check_sentence("Hello world!")
     with pytest.raises(ValueError, match="to_text8"):
         data.check_sentence("abc1")
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="must be a sentence with at least one word"):
         data.check_sentence("   ")
     assert data.check_sentence("  two   spaces ") == "two spaces"
 

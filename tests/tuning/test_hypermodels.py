@@ -27,7 +27,7 @@ def test_space_normalized_to_ranges_choices_and_fixed():
     ({"hidden_size": {"min": 16, "max": 4}}, "min_value 16 is greater than the max_value 4"),
     ({"batch_size": [10, 20]}, "unknown hyperparameter 'batch_size'"),
     ({"keep_prob": [0.5, 1.5]}, "`keep_prob` must be a number in (0, 1]"),
-    ({"hidden_size": [8, 12.5]}, "`space['hidden_size']` must be integers"),
+    ({"hidden_size": [8, 12.5]}, "`space['hidden_size']` must be an integer"),
     ({"cell": ["fused", "lstm"]}, "`cell` must be one of"),
     ({"learning_rate": {"min": 0.0, "max": 1.0, "sampling": "log"}},
      "sampling='log' does not support"),

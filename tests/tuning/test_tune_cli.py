@@ -128,7 +128,7 @@ def test_all_trials_failed_exits_nonzero_with_first_error(tmp_path, monkeypatch,
 
 @pytest.mark.parametrize("extra, message", [
     (["--space", "{}"], "must be a search space with at least one hyperparameter"),
-    (["--hidden-sizes", ""], "hidden_size has no values"),
+    (["--hidden-sizes", ""], "`space['hidden_size']` must be a non-empty list of values to try"),
     (["--hidden-sizes", "16:4"], "min_value 16 is greater than the max_value 4"),
     (["--hidden-sizes", "8.5:16"], "argument --hidden-sizes: must be an integer. Received: '8.5'"),
     (["--space", "{not json"], "--space"),

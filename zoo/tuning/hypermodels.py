@@ -127,11 +127,11 @@ def _check_value(name, value, config):
     if kind is int and _is_number(value) and float(value).is_integer():
         value = int(value)
     if kind is int and not isinstance(value, int):
-        _bad(name, "integers (the field takes integers)", value)
+        _bad(name, "an integer", value)
     if kind is float and not _is_number(value):
-        _bad(name, "finite numbers", value)
+        _bad(name, "a finite number", value)
     if kind is str and not isinstance(value, str):
-        _bad(name, "strings", value)
+        _bad(name, "a string", value)
     try:
         config.replace(**{name: value})
     except ValueError as e:
