@@ -46,7 +46,7 @@ def _check(cache, dynamic, tune, split):
         unknown = set(c) - {"window", "theta", "lambd", "similarity", "hidden_layer"}
         if unknown:
             checks.invalid("cache", "a dict of window, theta, lambd, similarity, hidden_layer",
-                         sorted(unknown))
+                           sorted(unknown))
         c.setdefault("similarity", "dot")
         c.setdefault("hidden_layer", "hidden")
         grids = {k: _values(k, c.get(k), tune, d) for k, d in _CACHE_GRIDS.items()}
@@ -61,7 +61,7 @@ def _check(cache, dynamic, tune, split):
                             "stats_batches"}
         if unknown:
             checks.invalid("dynamic", "a dict of learning_rate, decay, method, seq_len, "
-                         "epsilon, stats_batches", sorted(unknown))
+                           "epsilon, stats_batches", sorted(unknown))
         d.setdefault("method", "sgd")
         d.setdefault("epsilon", 2e-5)
         d["seq_len"] = checks.positive_int("seq_len", d.get("seq_len", DYNAMIC_SEQ_LEN))

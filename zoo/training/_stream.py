@@ -36,7 +36,7 @@ def stream_ids(ids, length):
     arr = np.asarray(ids)
     if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
         checks.invalid("ids", "a 1-D sequence of integer token ids", ids,
-                     shown=f"array of shape {arr.shape} and dtype {arr.dtype}")
+                       shown=f"array of shape {arr.shape} and dtype {arr.dtype}")
     if arr.size < length + 1:
         raise ValueError(f"Argument `ids` must hold at least {length + 1} tokens (one chunk "
                          f"of {length} and its last target). Received: {arr.size} tokens")

@@ -58,7 +58,7 @@ def find_stateful_rnn_layers(model):
     ```
     """
     checks.instance("model", model, keras.layers.Layer,
-                        "a keras.Model or keras.layers.Layer")
+                    "a keras.Model or keras.layers.Layer")
     found, seen = [], set()
 
     def visit(layer):

@@ -83,7 +83,7 @@ def _bad(name, what, value):
 def _check_space(space):
     if not isinstance(space, dict):
         checks.invalid("space", "a dict of config field -> values", space,
-                     shown=type(space).__name__)
+                       shown=type(space).__name__)
     if not space:
         checks.invalid("space", 'a search space with at least one hyperparameter, e.g. '
                        '{"hidden_size": {"min": 64, "max": 512, "sampling": "log"}}', space)
@@ -282,7 +282,7 @@ class LMHyperModel(kt.HyperModel):
         super().__init__(name=name, tunable=tunable)
         if not isinstance(config, LMConfig) or config.family == "seq2seq":
             checks.invalid("config", "the LMConfig of a word, char or bigram language model",
-                         config, shown=getattr(config, "name", type(config).__name__))
+                           config, shown=getattr(config, "name", type(config).__name__))
         self.config = config
         self.vocab_size = checks.positive_int("vocab_size", vocab_size)
         self.space = normalize_space(default_space(config) if space is None else space, config)

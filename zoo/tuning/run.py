@@ -168,7 +168,7 @@ def _checked(config, directory, project_name, tuner, max_trials, executions_per_
         config = get_config(config)
     if getattr(config, "family", None) not in ("word", "char", "bigram"):
         checks.invalid("config", "the config of a word, char or bigram language model",
-                     config, shown=getattr(config, "name", type(config).__name__))
+                       config, shown=getattr(config, "name", type(config).__name__))
     checks.one_of("tuner", tuner, TUNERS)
     checks.positive_int("max_trials", max_trials)
     checks.positive_int("executions_per_trial", executions_per_trial)

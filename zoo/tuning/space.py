@@ -83,7 +83,7 @@ def load_space(text):
                          f"{e.lineno} column {e.colno})") from None
     if not isinstance(space, dict):
         checks.invalid("space", "a JSON object of field -> values", space,
-                     shown=f"a JSON {type(space).__name__}")
+                       shown=f"a JSON {type(space).__name__}")
     return space
 
 
