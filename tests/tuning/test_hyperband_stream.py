@@ -11,6 +11,7 @@ import numpy as np
 from zoo.datasets.corpus import fit_datasets
 from zoo.datasets.corpus import load_corpus
 from zoo.models.configs import get_config
+from zoo.training import fit_kwargs
 from zoo.tuning import hypermodel_for
 from zoo.tuning import make_tuner
 
@@ -21,7 +22,7 @@ def test_hyperband_continuation_reads_the_stream_on(tmp_path, monkeypatch):
     config = get_config("synthetic-small", batch_size=4, num_steps=5, max_max_epoch=2,
                         max_epoch=1, steps_per_epoch=SPE)
     corpus = load_corpus("synthetic", "word", corpus_tokens=2000, seed=0)
-    train_ds, valid_ds, fit_kwargs = fit_datasets(config, corpus)
+    train_ds, valid_ds = fit_datasets(config, corpus)
     stream = [x.numpy() for x, _ in train_ds.take(2 * SPE)]
     assert not np.array_equal(stream[0], stream[SPE])  # the test can tell them apart
 
@@ -37,7 +38,7 @@ def test_hyperband_continuation_reads_the_stream_on(tmp_path, monkeypatch):
                                 space={"hidden_size": [4, 6], "num_layers": 1})
     tuner = make_tuner(hypermodel, "hyperband", max_trials=3, directory=str(tmp_path),
                        project_name="hb", seed=0, max_epochs=2, hyperband_factor=2)
-    tuner.search(train_ds, validation_data=valid_ds, verbose=0, **fit_kwargs)
+    tuner.search(train_ds, validation_data=valid_ds, verbose=0, **fit_kwargs(config))
 
     # factor 2 over 2 epochs: two 1-epoch trials, then the better one continued to epoch 2.
     assert [epoch for epoch, _ in first_batches] == [0, 0, 1]

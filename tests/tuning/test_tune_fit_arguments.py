@@ -73,7 +73,8 @@ def test_train_and_tune_call_the_same_functions():
 
     assert train_lm.recipe_callbacks is hypermodels.recipe_callbacks is recipe.recipe_callbacks
     assert train_lm.fit_datasets is run.fit_datasets is corpus.fit_datasets
-    assert train_lm.recipe_fit_kwargs is hypermodels.fit_kwargs is recipe.fit_kwargs
+    assert (train_lm.recipe_fit_kwargs is run.recipe_fit_kwargs is hypermodels.fit_kwargs
+            is recipe.fit_kwargs)
 
 
 def test_an_awd_trial_reads_each_epochs_plan_and_averages(tmp_path, monkeypatch):

@@ -98,11 +98,11 @@ def make_dataset(corpus_kind, family, ids, batch_size, num_steps, steps=None, st
         ds = ptb_pipeline.ptb_dataset(ids, batch_size, num_steps)
         return ds.repeat() if steps else ds
     return text8_pipeline.text8_dataset(ids, batch_size, num_steps, bigram=(family == "bigram"),
-                               steps=steps, stride=stride)
+                                        steps=steps, stride=stride)
 
 
 def fit_datasets(config, corpus, initial_epoch=0, seed=0):
-    """The datasets and `fit` arguments that train `config` on `corpus`: train and tune use it.
+    """The datasets that train `config` on `corpus`: train and tune use it.
 
     With `config.steps_per_epoch` (stream data, the text8 recipes) the training data is one
     stream of `config.train_steps` (`steps_per_epoch × max_max_epoch + extra_steps`) batches
@@ -123,27 +123,35 @@ def fit_datasets(config, corpus, initial_epoch=0, seed=0):
     train_data=train_ds)` (its `VariableBPTT`). Validation batches are `num_steps` long.
 
     Returns:
-        (train_ds, valid_ds, kwargs): the stateful datasets and `fit`'s keyword arguments
-        (`epochs`, `shuffle`, `steps_per_epoch`), those of `zoo.training.fit_kwargs(config)`.
+        (train_ds, valid_ds): the stateful datasets. `fit`'s keyword arguments are
+        `zoo.training.fit_kwargs(config)`.
 
     Raises:
-        ValueError: the data is too small for the batch shape.
+        ValueError: the data is too small for the batch shape (the message names
+            `batch_size` and `num_steps`).
     """
+    B, T = config.batch_size, config.num_steps
+    try:
+        return _fit_datasets(config, corpus, initial_epoch, seed)
+    except ValueError as e:
+        named = [f"`batch_size={B}`", f"`num_steps={T}`"]  # unless the error names both
+        raise ValueError(str(e) if all(n in str(e) for n in named)
+                         else f"{e} ({', '.join(named)})") from None
+
+
+def _fit_datasets(config, corpus, initial_epoch, seed):
     B, T, spe = config.batch_size, config.num_steps, config.steps_per_epoch
-    kwargs = {"epochs": config.fit_epochs, "shuffle": False}  # zoo.training.fit_kwargs(config)
-    if spe:
-        kwargs["steps_per_epoch"] = spe
     stride = config.batch_stride
     if getattr(config, "variable_bptt", False):
         from zoo.datasets.variable_bptt import variable_bptt_dataset
 
-        train_ds, _ = variable_bptt_dataset(corpus.train, B, seed, kwargs["epochs"], bptt=T)
+        train_ds, _ = variable_bptt_dataset(corpus.train, B, seed, config.fit_epochs, bptt=T)
         valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T)
-        return train_ds, valid_ds, kwargs
+        return train_ds, valid_ds
     train_ds = make_dataset(corpus.kind, config.family, corpus.train, B, T, config.train_steps,
                             stride)
     valid_ds = make_dataset(corpus.kind, config.family, corpus.valid, B, T, stride=stride)
     if spe and initial_epoch:
         train_ds = train_ds.skip(initial_epoch * spe)
-    return train_ds, valid_ds, kwargs
+    return train_ds, valid_ds
 

@@ -182,16 +182,12 @@ class _Run:
 
     def prepare(self, strategy, jit):
         """The model, the datasets and the recipe's callbacks (no file is touched yet)."""
-        config, B, T = self.config, self.config.batch_size, self.config.num_steps
+        config, B = self.config, self.config.batch_size
         keras.utils.set_random_seed(self.seed)
         _enable_determinism()
-        try:
-            train_ds, valid_ds, fit_kwargs = fit_datasets(config, self.corpus,
-                                                          self.initial_epoch, seed=self.seed)
-        except ValueError as e:
-            named = [f"`batch_size={B}`", f"`num_steps={T}`"]  # unless the error names both
-            raise ValueError(str(e) if all(n in str(e) for n in named)
-                             else f"{e} ({', '.join(named)})") from None
+        train_ds, valid_ds = fit_datasets(config, self.corpus, self.initial_epoch,
+                                          seed=self.seed)
+        fit_kwargs = recipe_fit_kwargs(config)
         # A diverged run ends with an error instead of reporting broken weights (tune
         # keeps TerminateOnNaN: a diverged trial is a bad trial).
         # The text8 recipes (summary_frequency) report and validate as the notebook does.

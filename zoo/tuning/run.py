@@ -23,6 +23,7 @@ from zoo.datasets.corpus import fit_datasets
 from zoo.datasets.corpus import load_corpus
 from zoo.models.configs import get_config
 from zoo.training.atomic import FolderLock
+from zoo.training.recipe import fit_kwargs as recipe_fit_kwargs
 from zoo.training.reporting import write_results
 from zoo.tuning import distributed
 from zoo.tuning.hypermodels import hypermodel_for
@@ -278,12 +279,10 @@ def _search(s, corpus, hypermodel):
     settings = _settings(s, hypermodel.space)
     exists = _check_project(s, settings)
     config, (B, T) = s.config, (s.config.batch_size, s.config.num_steps)
-    try:
-        # train.py's datasets and fit arguments (a stream of steps_per_epoch x epochs batches
-        # for the text8 recipes); each trial adds train.py's callbacks (LMHyperModel.fit).
-        train_ds, valid_ds, fit_kwargs = fit_datasets(config, corpus)
-    except ValueError as e:
-        raise ValueError(f"{e} (`batch_size={B}`, `num_steps={T}`)".splitlines()[0]) from None
+    # train.py's datasets and fit arguments (a stream of steps_per_epoch x epochs batches for
+    # the text8 recipes); each trial adds train.py's callbacks (LMHyperModel.fit).
+    train_ds, valid_ds = fit_datasets(config, corpus)
+    fit_kwargs = recipe_fit_kwargs(config)
     keras.utils.set_random_seed(s.seed)
     tuner = _tuner(s, hypermodel, exists)
     if s.role != "worker":
