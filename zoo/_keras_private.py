@@ -59,6 +59,9 @@ since keras-tuner is the optional `tune` extra):
 - `release_oracle_lock(oracle)`: the module globals `THREADS`/`LOCKS` of
   `keras_tuner.src.engine.oracle`, the lock its `synchronized` methods hold; released
   when the current thread still holds it (a request that raised keeps it for ever).
+- `trial_start_order(oracle)`: `Oracle.start_order`, the ids of the trials in the order
+  they started, which keras-tuner keeps without documenting it (its public `trials` is a
+  dict keyed by id).
 """
 
 from keras.src.backend import cudnn_ok
@@ -144,3 +147,8 @@ def release_oracle_lock(oracle):
     oracle_module.THREADS[oracle] = None
     oracle_module.LOCKS[oracle].release()
     return True
+
+
+def trial_start_order(oracle):
+    """The ids of `oracle`'s trials in start order (empty when it keeps none)."""
+    return list(getattr(oracle, "start_order", []))

@@ -18,6 +18,7 @@ import warnings
 
 import keras_tuner as kt
 
+from zoo import _keras_private
 from zoo import checks
 from zoo.training.reporting import write_meta
 from zoo.training.reporting import write_results
@@ -151,16 +152,10 @@ def _last_line(message):
     return lines[-1] if lines else ""
 
 
-def _start_order(oracle):
-    """The ids of the oracle's trials in start order: keras-tuner's `Oracle.start_order`,
-    an attribute it keeps without documenting it (private keras-tuner)."""
-    return list(getattr(oracle, "start_order", []))
-
-
 def trials_in_order(tuner):
     """The oracle's trials in the order they were started."""
     oracle = tuner.oracle
-    order = _start_order(oracle) or sorted(oracle.trials)
+    order = _keras_private.trial_start_order(oracle) or sorted(oracle.trials)
     return [oracle.trials[t] for t in order if t in oracle.trials]
 
 
