@@ -163,6 +163,25 @@ def clear_run_folder(output_dir, names=RUN_FILES,
             os.remove(os.path.join(output_dir, name))
 
 
+def announce_finished_run(output_dir, finished):
+    """Says that `output_dir` holds a finished run, whose results (`finished`) follow."""
+    print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its results "
+          "follow (pass `overwrite=True` to retrain it, or more `epochs` to continue it)")
+
+
+def make_room(output_dir, overwrite, finished, names=RUN_FILES):
+    """Readies the folder for the run about to train, once its data and model are ready.
+
+    With `overwrite` the old run's files go (`clear_run_folder`, `names` and the backups);
+    a finished run that is continued (`finished`) loses its results.json, which no longer
+    describes the run. A bad setting or a failed download before this keeps the old run.
+    """
+    if overwrite:
+        clear_run_folder(output_dir, names=names)
+    elif finished is not None:
+        os.remove(os.path.join(output_dir, RESULTS_FILE))
+
+
 def go_back_to(output_dir, epoch):
     """Makes the folder's run resume from `epoch`, one before its backup's (multi-worker).
 

@@ -28,9 +28,10 @@ from zoo.experiments.run_folder import EPOCHS_KEY
 from zoo.experiments.run_folder import PREVIOUS_BACKUP_DIR
 from zoo.experiments.run_folder import RESULTS_FILE
 from zoo.experiments.run_folder import RunFolderLock
-from zoo.experiments.run_folder import clear_run_folder
+from zoo.experiments.run_folder import announce_finished_run
 from zoo.experiments.run_folder import go_back_to
 from zoo.experiments.run_folder import history_from_csv
+from zoo.experiments.run_folder import make_room
 from zoo.experiments.run_folder import prepare_run_folder
 from zoo.experiments.run_folder import truncate_history
 from zoo.models.lm import build_lm
@@ -114,9 +115,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
         elif refusal is not None:
             raise refusal
         if finished is not None and state is None:  # a finished run stays finished
-            print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its "
-                  "results follow (pass `overwrite=True` to retrain it, or more epochs to "
-                  "continue it)")
+            announce_finished_run(output_dir, finished)
             return {**finished, "output_dir": output_dir}
         corpus = load_corpus(data, config.family, data_dir, corpus_tokens, corpus_vocab,
                              seed=seed)
@@ -124,10 +123,7 @@ def train_lm(config, output_dir, data="synthetic", data_dir=None, corpus_tokens=
         run.chief = strategy is None or dist.is_chief(strategy)
         run.task = task
         model, train_ds, valid_ds, fit_kwargs, callbacks = run.prepare(strategy, jit)
-        if overwrite:  # only now: a bad setting or a failed download keeps the old run
-            clear_run_folder(output_dir)
-        elif finished is not None:  # continued: its results no longer describe the run
-            os.remove(os.path.join(output_dir, RESULTS_FILE))
+        make_room(output_dir, overwrite, finished)  # only now that data and model are ready
         write_meta(output_dir, config, corpus.kind, corpus.vocab, data=corpus.name,
                    settings=settings)
         results = run.fit(model, train_ds, valid_ds, fit_kwargs, callbacks, tensorboard,

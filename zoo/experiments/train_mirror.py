@@ -28,8 +28,9 @@ from zoo.experiments.run_folder import BACKUP_DIR
 from zoo.experiments.run_folder import RESULTS_FILE
 from zoo.experiments.run_folder import RUN_FILES
 from zoo.experiments.run_folder import RunFolderLock
-from zoo.experiments.run_folder import clear_run_folder
+from zoo.experiments.run_folder import announce_finished_run
 from zoo.experiments.run_folder import history_from_csv
+from zoo.experiments.run_folder import make_room
 from zoo.experiments.run_folder import prepare_run_folder
 from zoo.experiments.run_folder import truncate_history
 from zoo.experiments.train_lm import _enable_determinism
@@ -149,9 +150,7 @@ def train_mirror(output_dir, text=None, valid_text=None, test_text=None, config=
     with RunFolderLock(output_dir):
         state, finished = prepare_run_folder(output_dir, settings, overwrite, config.epochs)
         if finished is not None and state is None:  # a finished run stays finished
-            print(f"{output_dir} holds a finished run of {finished['epochs']} epochs: its "
-                  "results follow (pass `overwrite=True` to retrain it, or more `epochs` to "
-                  "continue it)")
+            announce_finished_run(output_dir, finished)
             return finished
         initial_epoch = state["epoch"] if state else 0
         keras.utils.set_random_seed(seed)
@@ -159,10 +158,8 @@ def train_mirror(output_dir, text=None, valid_text=None, test_text=None, config=
         train_ds, steps = _training_stream(splits.train, config, seed, initial_epoch)
         valid_ds = mirror_data.make_dataset(splits.valid, config.batch_size, config.max_length)
         model = build_mirror_model(config)
-        if overwrite:  # only now: bad data or settings keep the old run
-            clear_run_folder(output_dir, names=RUN_FILES + OLD_RUN_FILES)
-        elif finished is not None:  # continued: its results no longer describe the run
-            os.remove(os.path.join(output_dir, RESULTS_FILE))
+        # only now that data and model are ready; the names earlier versions wrote go too
+        make_room(output_dir, overwrite, finished, names=RUN_FILES + OLD_RUN_FILES)
         write_meta(output_dir, config, "seq2seq", data=data, settings=settings)
         callbacks = _callbacks(output_dir, settings, state, max_minutes)
         backup_dir = os.path.join(output_dir, BACKUP_DIR)
