@@ -118,9 +118,9 @@ def parse_args(argv):
     """The parsed options, with `space_entries` ({field: entry}) from the space flags."""
     args = build_parser().parse_args(argv)
     check_data_args(args)
-    args.space_entries = {field: getattr(args, flag[2:].replace("-", "_"))
-                          for flag, field in SPACE_FLAGS.items()
-                          if getattr(args, flag[2:].replace("-", "_")) is not None}
+    given = {field: getattr(args, flag[2:].replace("-", "_"))
+             for flag, field in SPACE_FLAGS.items()}
+    args.space_entries = {field: entry for field, entry in given.items() if entry is not None}
     return args
 
 
