@@ -9,12 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from helpers.cli import run_main
+from helpers.kills import sigkill_when
 import zoo.layers  # noqa: F401  (registers the custom layers for keras.saving.load_model)
 from helpers import ROOT
 
@@ -135,17 +135,9 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path):
                             stderr=subprocess.DEVNULL,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     history = resumed / "history.csv"
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and proc.poll() is None:
-            if (resumed / "backup" / "backup.json").is_file():
-                break  # one epoch finished: its CSV row is written before its backup
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run must be killed mid-way"
+    # once one epoch finished: its CSV row is written before its backup
+    code = sigkill_when(proc, (resumed / "backup" / "backup.json").is_file, timeout=240)
+    assert code == -signal.SIGKILL, "the run must be killed mid-way"
     rows_at_kill = len(history.read_text().splitlines()) - 1
     assert 1 <= rows_at_kill < 3
     assert (resumed / "backup").is_dir()

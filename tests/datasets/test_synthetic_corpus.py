@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from zoo.datasets import markov
 from zoo.datasets import ptb
 from zoo.datasets import synthetic
 from helpers import ROOT
+from helpers.kills import sigkill_when
 
 SMALL = dict(num_train_tokens=3000, num_valid_tokens=500, num_test_tokens=500, vocab_size=60)
 
@@ -130,16 +130,10 @@ def test_a_killed_generation_leaves_no_temporary_folder(tmp_path):
             f"synthetic.load_synthetic(cache_dir={str(tmp_path)!r}, num_train_tokens=20_000_000)")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None and not (
-                base.is_dir() and any(".tmp-" in p.name for p in base.iterdir())):
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the generation must be killed mid-way"
+    code = sigkill_when(proc, lambda: base.is_dir() and any(".tmp-" in p.name
+                                                            for p in base.iterdir()),
+                        timeout=120)
+    assert code == -signal.SIGKILL, "the generation must be killed mid-way"
     (left,) = base.iterdir()
     assert left.name.endswith(f".tmp-{proc.pid}")
     synthetic.load_synthetic(cache_dir=tmp_path, seed=1, **SMALL)  # any later load

@@ -1,4 +1,8 @@
-"""Kills at a chosen instant, in the test process, and what a kill must leave alone."""
+"""Kills at a chosen instant (in the test process, or of a child process by a real SIGKILL),
+and what a kill must leave alone."""
+
+import signal
+import time
 
 
 class Killed(Exception):
@@ -31,3 +35,21 @@ def snapshot(folder):
     """{relative path: (bytes, mtime_ns)} of every file in `folder`."""
     return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def sigkill_when(proc, ready, timeout):
+    """Sends a real SIGKILL to the child `proc` as soon as `ready()` holds (or after `timeout`
+    seconds, or at once if it has exited) and reaps it.
+
+    Returns:
+        The child's return code: `-signal.SIGKILL` when the kill came before it ended.
+    """
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    return proc.returncode
